@@ -1,0 +1,19 @@
+"""Imports every model so `Base.metadata` is complete (Alembic and the drift test use it)."""
+
+from domain.auth.models import RefreshToken
+from domain.chat.models import ChatMessage, ChatSession
+from domain.db.base import Base
+from domain.documents.models import WorkspaceDocument
+from domain.users.models import User
+from domain.workspaces.models import Workspace, WorkspaceMember
+
+__all__ = [
+    "Base",
+    "ChatMessage",
+    "ChatSession",
+    "RefreshToken",
+    "User",
+    "Workspace",
+    "WorkspaceDocument",
+    "WorkspaceMember",
+]

@@ -1,0 +1,141 @@
+"""Process configuration, read from the environment and `.env` (DESIGN section 1)."""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Secrets people paste from tutorials; production must never run with one of them.
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "",
+        "secret",
+        "changeme",
+        "change-me",
+        "change_me",
+        "please-change-me",
+        "jwt-secret",
+        "your-secret-key",
+        "supersecret",
+        "development",
+        "dev",
+        "test",
+        "xxx",
+    }
+)
+MIN_SECRET_LENGTH = 32
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+    TEST = "test"
+
+
+class InsecureSettingsError(RuntimeError):
+    """Raised at start-up when production settings would be unsafe."""
+
+
+class Settings(BaseSettings):
+    """Every knob an operator can turn; names are part of the contract."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    env: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    jwt_secret: SecretStr | None = None
+    jwt_algorithm: Literal["HS256"] = "HS256"
+    access_token_ttl_seconds: int = Field(default=15 * 60, ge=30)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
+    # OWASP's argon2id minimum; tests lower it to stay fast.
+    argon2_memory_kib: int = Field(default=19 * 1024, ge=8)
+    argon2_time_cost: int = Field(default=2, ge=1)
+    password_min_length: int = Field(default=8, ge=1)
+    password_max_length: int = Field(default=256, ge=8)
+    login_attempts_per_window: int = Field(default=10, ge=1)
+    login_window_seconds: int = Field(default=15 * 60, ge=1)
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    chat_model: str = "gpt-4o-mini"
+    embedder: str = "wordllama"
+    embedding_model: str | None = None
+    vector_store: Literal["lancedb", "chroma"] = "lancedb"
+    lancedb_uri: str | None = None
+    chroma_url: str | None = None
+    redis_url: str | None = None
+    enable_background_jobs: bool = True
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    smtp_url: str | None = None
+    email_from: str = "ragql <noreply@localhost>"
+
+    cors_origins: list[str] = ["*"]
+    graphql_max_depth: int = Field(default=12, ge=2)
+    graphql_max_aliases: int = Field(default=30, ge=1)
+    graphql_max_tokens: int = Field(default=2000, ge=50)
+    graphql_max_page_size: int = Field(default=100, ge=1)
+    ws_connection_init_timeout_seconds: float = Field(default=5.0, gt=0)
+    ws_max_subscriptions: int = Field(default=20, ge=1)
+    db_pool_size: int = Field(default=10, ge=1)
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _explicit_driver(cls, url: str | None) -> str | None:
+        # SQLAlchemy 2.1 no longer guesses an async driver; accept the common short forms.
+        if url is None:
+            return None
+        for short, full in (
+            ("postgres://", "postgresql+asyncpg://"),
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("sqlite:///", "sqlite+aiosqlite:///"),
+        ):
+            if url.startswith(short):
+                return full + url[len(short) :]
+        return url
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'ragql.sqlite3').resolve()}"
+
+    def signing_secret(self) -> str:
+        """The JWT key; refuses weak keys in production, persists one in development."""
+        given = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
+        if self.is_production:
+            if given.strip().lower() in PLACEHOLDER_SECRETS or len(given) < MIN_SECRET_LENGTH:
+                raise InsecureSettingsError(
+                    f"JWT_SECRET must be set to a random value of at least {MIN_SECRET_LENGTH} "
+                    "characters when ENV=production (try: python -c "
+                    "'import secrets; print(secrets.token_urlsafe(48))')."
+                )
+            return given
+        if given:
+            return given
+        return _development_secret(self.data_dir)
+
+
+def _development_secret(data_dir: Path) -> str:
+    # Kept on disk so a restart does not sign everyone out.
+    path = data_dir / "jwt_secret"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(value)
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return path.read_text().strip()

@@ -1,0 +1,123 @@
+"""Workspace, WorkspaceMember and the role enum."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from domain.documents.models import DocumentStatus
+from domain.workspaces.access import WorkspaceAccess
+from domain.workspaces.models import Workspace as WorkspaceModel
+from domain.workspaces.models import WorkspaceMember as WorkspaceMemberModel
+from domain.workspaces.models import WorkspaceRole
+from graph.chat.types import ChatSession
+from graph.context import Info
+from graph.documents.types import DocumentStatusEnum, WorkspaceDocument
+from graph.relay import After, Connection, First, page_request
+from graph.users.types import User
+
+WorkspaceRoleEnum = strawberry.enum(
+    WorkspaceRole,
+    name="WorkspaceRole",
+    description="What a member may do: VIEWER reads and chats, EDITOR also manages documents, "
+    "OWNER also edits the workspace and its members.",
+)
+
+
+@strawberry.type(description="A person's membership of a workspace.")
+class WorkspaceMember:
+    id: strawberry.ID = strawberry.field(description="Identifier of the membership.")
+    role: WorkspaceRoleEnum = strawberry.field(description="What the member may do.")
+    created_at: datetime = strawberry.field(description="When the member joined.")
+    user_id: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def from_model(cls, member: WorkspaceMemberModel) -> WorkspaceMember:
+        return cls(
+            id=strawberry.ID(str(member.id)),
+            role=member.role,
+            created_at=member.created_at,
+            user_id=member.user_id,
+        )
+
+    @strawberry.field(description="The member.")
+    async def user(self, info: Info) -> User:
+        user = await info.context.loaders.user_by_id.load(self.user_id)
+        if user is None:  # deleted between the two reads; the membership went with it
+            raise RuntimeError("member without a user")
+        return User.from_model(user)
+
+
+@strawberry.type(description="A space of documents and chats shared by its members.")
+class Workspace:
+    id: strawberry.ID = strawberry.field(description="Stable identifier (a UUID).")
+    name: str = strawberry.field(description="Display name.")
+    system_prompt: str | None = strawberry.field(
+        description="Instructions given to the model before every answer."
+    )
+    top_k: int = strawberry.field(description="How many passages retrieval hands the model.")
+    similarity_threshold: float = strawberry.field(
+        description="Passages scoring below this (0 to 1) are not used."
+    )
+    chat_model: str | None = strawberry.field(
+        description="Model name for answers; null uses the server's CHAT_MODEL."
+    )
+    temperature: float | None = strawberry.field(
+        description="Sampling temperature for answers; null uses the model's default."
+    )
+    viewer_role: WorkspaceRoleEnum = strawberry.field(description="The signed-in user's role.")
+    created_at: datetime = strawberry.field(description="When the workspace was created.")
+    updated_at: datetime = strawberry.field(description="When its settings last changed.")
+    pk: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def from_access(cls, access: WorkspaceAccess) -> Workspace:
+        workspace: WorkspaceModel = access.workspace
+        return cls(
+            id=strawberry.ID(str(workspace.id)),
+            name=workspace.name,
+            system_prompt=workspace.system_prompt,
+            top_k=workspace.top_k,
+            similarity_threshold=workspace.similarity_threshold,
+            chat_model=workspace.chat_model,
+            temperature=workspace.temperature,
+            viewer_role=access.role,
+            created_at=workspace.created_at,
+            updated_at=workspace.updated_at,
+            pk=workspace.id,
+        )
+
+    @strawberry.field(description="Members of the workspace, in the order they joined.")
+    async def members(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[WorkspaceMember]:
+        request = page_request(info.context.container.settings.graphql_max_page_size, first, after)
+        page = await info.context.loaders.members_by_workspace.load((self.pk, request))
+        return Connection.from_page(page, WorkspaceMember.from_model, lambda m: m.id)
+
+    @strawberry.field(description="The signed-in user's own chat sessions here, newest first.")
+    async def sessions(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[ChatSession]:
+        request = page_request(info.context.container.settings.graphql_max_page_size, first, after)
+        page = await info.context.loaders.sessions_by_workspace.load((self.pk, request))
+        return Connection.from_page(page, ChatSession.from_model, lambda s: s.id)
+
+    @strawberry.field(description="Documents uploaded here, newest first.")
+    async def documents(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        status: Annotated[
+            DocumentStatusEnum | None,
+            strawberry.argument(description="Only documents in this status."),
+        ] = None,
+    ) -> Connection[WorkspaceDocument]:
+        request = page_request(info.context.container.settings.graphql_max_page_size, first, after)
+        key = (self.pk, (request, DocumentStatus(status) if status else None))
+        page = await info.context.loaders.documents_by_workspace.load(key)
+        return Connection.from_page(page, WorkspaceDocument.from_model, lambda d: d.id)
