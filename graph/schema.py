@@ -70,11 +70,11 @@ def build_schema(
         config=StrawberryConfig(disable_field_suggestions=production),
         extensions=[
             # Token limit first: it bounds the parser's work on hostile documents.
-            MaxTokensLimiter(max_token_count=max_tokens),
-            ParserCache(maxsize=512),
-            QueryDepthLimiter(max_depth=max_depth),
-            MaxAliasesLimiter(max_alias_count=max_aliases),
-            ValidationCache(maxsize=512),
+            lambda: MaxTokensLimiter(max_token_count=max_tokens),
+            lambda: ParserCache(maxsize=512),
+            lambda: QueryDepthLimiter(max_depth=max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+            lambda: ValidationCache(maxsize=512),
             OperationScope,
         ],
     )
