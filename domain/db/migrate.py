@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from alembic import command
@@ -29,7 +30,7 @@ def alembic_config() -> Config:
 
 async def migrate(url: str, revision: str = "head") -> None:
     """Upgrade the database at `url` to `revision`, serialised across processes."""
-    with _sqlite_file_lock(url):
+    async with _sqlite_file_lock(url):
         engine = create_engine(url)
         try:
             async with engine.connect() as connection:
@@ -65,8 +66,8 @@ def _upgrade(connection: Connection, revision: str) -> None:
     command.upgrade(config, revision)
 
 
-@contextmanager
-def _sqlite_file_lock(url: str) -> Iterator[None]:
+@asynccontextmanager
+async def _sqlite_file_lock(url: str) -> AsyncIterator[None]:
     if not is_sqlite(url):
         yield
         return
@@ -77,7 +78,8 @@ def _sqlite_file_lock(url: str) -> Iterator[None]:
     path = Path(database).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".migrate.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        # Waited for in a thread: the holder may be a coroutine of this very event loop.
+        await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
         try:
             yield
         finally:

@@ -19,7 +19,11 @@ RefreshTokenArg = Annotated[
 @strawberry.type
 class AuthMutations:
     @strawberry.mutation(description="Create an account and sign in.")
-    async def register(self, info: Info, input: RegisterInput) -> AuthPayload:
+    async def register(
+        self,
+        info: Info,
+        input: Annotated[RegisterInput, strawberry.argument(description="The new account.")],
+    ) -> AuthPayload:
         container = info.context.container
         async with container.sessionmaker.begin() as session:
             result = await container.auth.register(
@@ -28,7 +32,11 @@ class AuthMutations:
         return AuthPayload.from_result(result)
 
     @strawberry.mutation(description="Sign in with email and password.")
-    async def login(self, info: Info, input: LoginInput) -> AuthPayload:
+    async def login(
+        self,
+        info: Info,
+        input: Annotated[LoginInput, strawberry.argument(description="The credentials.")],
+    ) -> AuthPayload:
         container = info.context.container
         async with container.sessionmaker.begin() as session:
             result = await container.auth.login(session, email=input.email, password=input.password)

@@ -20,7 +20,13 @@ UserIdArg = Annotated[strawberry.ID, strawberry.argument(description="The member
 @strawberry.type
 class WorkspaceMutations:
     @strawberry.mutation(description="Create a workspace; you become its OWNER.")
-    async def create_workspace(self, info: Info, input: CreateWorkspaceInput) -> Workspace:
+    async def create_workspace(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateWorkspaceInput, strawberry.argument(description="The new workspace.")
+        ],
+    ) -> Workspace:
         viewer_id = info.context.viewer_id()
         async with info.context.container.sessionmaker.begin() as session:
             access = await service.create_workspace(session, owner_id=viewer_id, name=input.name)
@@ -31,7 +37,7 @@ class WorkspaceMutations:
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The workspace.")],
-        input: UpdateWorkspaceInput,
+        input: Annotated[UpdateWorkspaceInput, strawberry.argument(description="What to change.")],
     ) -> Workspace:
         viewer_id = info.context.viewer_id()
         workspace_id = parse_id(id, "Workspace")
