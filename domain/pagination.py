@@ -6,7 +6,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, Unpack
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -75,7 +75,7 @@ def _to_page(rows: list[T], request: PageRequest) -> Page[T]:
 
 async def paginate(
     session: AsyncSession,
-    stmt: Select[Any],
+    stmt: Select[Unpack[tuple[Any, ...]]],
     id_column: InstrumentedAttribute[uuid.UUID],
     request: PageRequest,
     *,

@@ -45,7 +45,7 @@ class Context(BaseContext):
         """Signed-in user's id, None when anonymous; a bad token is UNAUTHENTICATED."""
         if self._viewer_id is _UNSET:
             self._viewer_id = self._decode_viewer()
-        return self._viewer_id  # type: ignore[no-any-return]
+        return self._viewer_id
 
     def viewer_id(self) -> uuid.UUID:
         viewer_id = self.viewer_id_or_none

@@ -54,12 +54,14 @@ class AuthService:
         return await self._sign_in(session, user, family_id=new_id())
 
     async def login(self, session: AsyncSession, *, email: str, password: str) -> AuthResult:
-        key = email.strip().lower()
-        self.throttle.check(key)
         try:
             email = normalise_email(email)
         except BadUserInput:
-            email = key  # still hash below: a malformed address answers like a wrong password
+            # Still hash below: a malformed address answers like a wrong password.
+            email = email.strip().lower()
+        # Throttled by the normalised address: every spelling of one account shares a budget.
+        key = email
+        self.throttle.check(key)
         user = await users.get_by_email(session, email)
         if not await self.hasher.verify(password, user.password_hash if user else None):
             self.throttle.record_failure(key)

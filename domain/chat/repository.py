@@ -21,7 +21,7 @@ async def sessions_of_workspaces(
     return await paginate_per_parent(
         session,
         ChatSession,
-        ChatSession.workspace_id,  # type: ignore[arg-type]
+        ChatSession.workspace_id,
         workspace_ids,
         request,
         where=[ChatSession.user_id == user_id],
@@ -37,5 +37,5 @@ async def messages_of_sessions(
         ChatMessage,
         ChatMessage.session_id,
         session_ids,
-        request,  # type: ignore[arg-type]
+        request,
     )

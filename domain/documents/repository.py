@@ -21,7 +21,7 @@ async def documents_of_workspaces(
     return await paginate_per_parent(
         session,
         WorkspaceDocument,
-        WorkspaceDocument.workspace_id,  # type: ignore[arg-type]
+        WorkspaceDocument.workspace_id,
         workspace_ids,
         request,
         where=where,

@@ -21,7 +21,7 @@ async def workspaces_of_user(
         .join(WorkspaceMember, WorkspaceMember.workspace_id == Workspace.id)
         .where(WorkspaceMember.user_id == user_id)
     )
-    page = await paginate(session, stmt, Workspace.id, request)  # type: ignore[arg-type]
+    page = await paginate(session, stmt, Workspace.id, request)
     return Page(
         [WorkspaceAccess(workspace=w, user_id=user_id, role=role) for w, role in page.items],
         page.has_next_page,
@@ -37,5 +37,5 @@ async def members_of_workspaces(
         WorkspaceMember,
         WorkspaceMember.workspace_id,
         workspace_ids,
-        request,  # type: ignore[arg-type]
+        request,
     )

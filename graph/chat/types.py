@@ -10,18 +10,9 @@ import strawberry
 
 from domain.chat.models import ChatMessage as ChatMessageModel
 from domain.chat.models import ChatSession as ChatSessionModel
-from domain.chat.models import MessageRole, MessageStatus
 from graph.context import Info
+from graph.enums import MessageRole, MessageStatus
 from graph.relay import After, Before, Connection, First, Last, page_request
-
-MessageRoleEnum = strawberry.enum(
-    MessageRole, name="MessageRole", description="Who wrote a message."
-)
-MessageStatusEnum = strawberry.enum(
-    MessageStatus,
-    name="MessageStatus",
-    description="Life of a message: PENDING, STREAMING, then COMPLETE, CANCELLED or FAILED.",
-)
 
 
 @strawberry.type(description="A retrieved passage an answer drew on.")
@@ -56,8 +47,8 @@ class TokenUsage:
 class ChatMessage:
     id: strawberry.ID = strawberry.field(description="Stable identifier (a UUID).")
     session_id: strawberry.ID = strawberry.field(description="The session it belongs to.")
-    role: MessageRoleEnum = strawberry.field(description="Who wrote it.")
-    status: MessageStatusEnum = strawberry.field(description="Where it is in its life.")
+    role: MessageRole = strawberry.field(description="Who wrote it.")
+    status: MessageStatus = strawberry.field(description="Where it is in its life.")
     content: str = strawberry.field(description="Text so far (final once COMPLETE).")
     error: str | None = strawberry.field(description="Why generation failed, when FAILED.")
     model: str | None = strawberry.field(description="Model that wrote an assistant message.")

@@ -7,14 +7,8 @@ from datetime import datetime
 
 import strawberry
 
-from domain.documents.models import DocumentStatus
 from domain.documents.models import WorkspaceDocument as WorkspaceDocumentModel
-
-DocumentStatusEnum = strawberry.enum(
-    DocumentStatus,
-    name="DocumentStatus",
-    description="Where a document is in ingestion: PENDING, PROCESSING, then READY or FAILED.",
-)
+from graph.enums import DocumentStatus
 
 
 @strawberry.type(description="A file uploaded into a workspace and its ingestion state.")
@@ -25,7 +19,7 @@ class WorkspaceDocument:
     content_type: str = strawberry.field(description="Media type detected from the bytes.")
     size_bytes: float = strawberry.field(description="Size of the upload in bytes.")
     sha256: str = strawberry.field(description="SHA-256 of the bytes, hex.")
-    status: DocumentStatusEnum = strawberry.field(description="Ingestion state.")
+    status: DocumentStatus = strawberry.field(description="Ingestion state.")
     error: str | None = strawberry.field(description="Why ingestion failed, when FAILED.")
     chunk_count: int = strawberry.field(description="Passages indexed, when READY.")
     created_at: datetime = strawberry.field(description="When it was uploaded.")

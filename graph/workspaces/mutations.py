@@ -7,11 +7,11 @@ from typing import Annotated
 import strawberry
 
 from domain.workspaces import service
-from domain.workspaces.models import WorkspaceRole
 from graph.context import Info
+from graph.enums import WorkspaceRole
 from graph.ids import parse_id
 from graph.workspaces.inputs import CreateWorkspaceInput, UpdateWorkspaceInput
-from graph.workspaces.types import Workspace, WorkspaceMember, WorkspaceRoleEnum
+from graph.workspaces.types import Workspace, WorkspaceMember
 
 WorkspaceIdArg = Annotated[strawberry.ID, strawberry.argument(description="The workspace.")]
 UserIdArg = Annotated[strawberry.ID, strawberry.argument(description="The member's user id.")]
@@ -69,7 +69,7 @@ class WorkspaceMutations:
         info: Info,
         workspace_id: WorkspaceIdArg,
         email: Annotated[str, strawberry.argument(description="Email of the account to add.")],
-        role: Annotated[WorkspaceRoleEnum, strawberry.argument(description="Role to give.")],
+        role: Annotated[WorkspaceRole, strawberry.argument(description="Role to give.")],
     ) -> WorkspaceMember:
         viewer_id = info.context.viewer_id()
         parsed = parse_id(workspace_id, "Workspace", "workspaceId")
@@ -79,7 +79,7 @@ class WorkspaceMutations:
                 workspace_id=parsed,
                 user_id=viewer_id,
                 email=email,
-                role=WorkspaceRole(role),
+                role=role,
             )
         return WorkspaceMember.from_model(member)
 
@@ -89,7 +89,7 @@ class WorkspaceMutations:
         info: Info,
         workspace_id: WorkspaceIdArg,
         user_id: UserIdArg,
-        role: Annotated[WorkspaceRoleEnum, strawberry.argument(description="The new role.")],
+        role: Annotated[WorkspaceRole, strawberry.argument(description="The new role.")],
     ) -> WorkspaceMember:
         viewer_id = info.context.viewer_id()
         parsed = parse_id(workspace_id, "Workspace", "workspaceId")
@@ -100,7 +100,7 @@ class WorkspaceMutations:
                 workspace_id=parsed,
                 user_id=viewer_id,
                 member_user_id=member_id,
-                role=WorkspaceRole(role),
+                role=role,
             )
         return WorkspaceMember.from_model(member)
 

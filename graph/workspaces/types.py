@@ -8,29 +8,21 @@ from typing import Annotated
 
 import strawberry
 
-from domain.documents.models import DocumentStatus
 from domain.workspaces.access import WorkspaceAccess
 from domain.workspaces.models import Workspace as WorkspaceModel
 from domain.workspaces.models import WorkspaceMember as WorkspaceMemberModel
-from domain.workspaces.models import WorkspaceRole
 from graph.chat.types import ChatSession
 from graph.context import Info
-from graph.documents.types import DocumentStatusEnum, WorkspaceDocument
+from graph.documents.types import WorkspaceDocument
+from graph.enums import DocumentStatus, WorkspaceRole
 from graph.relay import After, Connection, First, page_request
 from graph.users.types import User
-
-WorkspaceRoleEnum = strawberry.enum(
-    WorkspaceRole,
-    name="WorkspaceRole",
-    description="What a member may do: VIEWER reads and chats, EDITOR also manages documents, "
-    "OWNER also edits the workspace and its members.",
-)
 
 
 @strawberry.type(description="A person's membership of a workspace.")
 class WorkspaceMember:
     id: strawberry.ID = strawberry.field(description="Identifier of the membership.")
-    role: WorkspaceRoleEnum = strawberry.field(description="What the member may do.")
+    role: WorkspaceRole = strawberry.field(description="What the member may do.")
     created_at: datetime = strawberry.field(description="When the member joined.")
     user_id: strawberry.Private[uuid.UUID]
 
@@ -68,7 +60,7 @@ class Workspace:
     temperature: float | None = strawberry.field(
         description="Sampling temperature for answers; null uses the model's default."
     )
-    viewer_role: WorkspaceRoleEnum = strawberry.field(description="The signed-in user's role.")
+    viewer_role: WorkspaceRole = strawberry.field(description="The signed-in user's role.")
     created_at: datetime = strawberry.field(description="When the workspace was created.")
     updated_at: datetime = strawberry.field(description="When its settings last changed.")
     pk: strawberry.Private[uuid.UUID]
@@ -113,11 +105,11 @@ class Workspace:
         first: First = None,
         after: After = None,
         status: Annotated[
-            DocumentStatusEnum | None,
+            DocumentStatus | None,
             strawberry.argument(description="Only documents in this status."),
         ] = None,
     ) -> Connection[WorkspaceDocument]:
         request = page_request(info.context.container.settings.graphql_max_page_size, first, after)
-        key = (self.pk, (request, DocumentStatus(status) if status else None))
+        key = (self.pk, (request, status))
         page = await info.context.loaders.documents_by_workspace.load(key)
         return Connection.from_page(page, WorkspaceDocument.from_model, lambda d: d.id)
