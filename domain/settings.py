@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
 from enum import StrEnum
 from functools import cached_property
@@ -73,6 +75,15 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     enable_background_jobs: bool = True
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    ingestion_workers: int = Field(default=2, ge=0)
+    ingestion_lease_seconds: float = Field(default=60.0, gt=0)
+    ingestion_poll_seconds: float = Field(default=2.0, gt=0)
+    ingestion_max_attempts: int = Field(default=5, ge=1)
+    parse_timeout_seconds: float = Field(default=120.0, gt=0)
+    parse_memory_limit_bytes: int = Field(default=2 * 1024**3, ge=64 * 1024**2)
+    chunk_tokens: int = Field(default=400, ge=16)
+    chunk_overlap_tokens: int = Field(default=60, ge=0)
+    embed_batch_size: int = Field(default=64, ge=1)
     smtp_url: str | None = None
     email_from: str = "ragql <noreply@localhost>"
 
@@ -130,12 +141,17 @@ class Settings(BaseSettings):
 def _development_secret(data_dir: Path) -> str:
     # Kept on disk so a restart does not sign everyone out.
     path = data_dir / "jwt_secret"
-    if path.exists():
-        return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(48)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(value)
-    tmp.chmod(0o600)
-    tmp.replace(path)
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # Owner-only from the first byte, under a name of its own, then linked into place
+        # without replacing: of processes starting together, the first wins and all agree.
+        tmp = data_dir / f".jwt_secret.{secrets.token_hex(8)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as file:
+                file.write(secrets.token_urlsafe(48))
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            tmp.unlink()
     return path.read_text().strip()

@@ -55,20 +55,20 @@ class TokenIssuer:
     def decode(self, token: str, expected: TokenType) -> TokenClaims:
         try:
             claims = jwt.decode(token, self._secret, algorithms=[ALGORITHM], options=_REQUIRED)
-        except JWTError as error:
+        except (JWTError, TypeError, ValueError, OverflowError) as error:
+            # Malformed claims (an `exp` that is a list, a year past 9999) are just invalid.
             raise Unauthenticated("Invalid or expired token.") from error
         if claims.get("type") != expected.value:
             raise Unauthenticated("Invalid or expired token.")
         try:
-            user_id = uuid.UUID(str(claims["sub"]))
-        except ValueError as error:
+            return TokenClaims(
+                user_id=uuid.UUID(str(claims["sub"])),
+                token_type=expected,
+                jti=str(claims["jti"]),
+                expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            )
+        except (TypeError, ValueError, OverflowError, OSError) as error:
             raise Unauthenticated("Invalid or expired token.") from error
-        return TokenClaims(
-            user_id=user_id,
-            token_type=expected,
-            jti=str(claims["jti"]),
-            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
-        )
 
 
 def token_digest(token: str) -> str:

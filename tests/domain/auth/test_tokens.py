@@ -91,7 +91,10 @@ def test_access_and_refresh_tokens_live_as_configured() -> None:
 
 def test_every_token_has_its_own_jti() -> None:
     tokens = issuer()
-    jtis = {tokens.decode(tokens.issue(USER_ID, TokenType.REFRESH)[0], TokenType.REFRESH).jti for _ in range(20)}
+    jtis = {
+        tokens.decode(tokens.issue(USER_ID, TokenType.REFRESH)[0], TokenType.REFRESH).jti
+        for _ in range(20)
+    }
     assert len(jtis) == 20
 
 
