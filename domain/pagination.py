@@ -86,7 +86,7 @@ async def paginate(
     order = id_column.desc() if walk_descending else id_column.asc()
     stmt = stmt.where(*_bounds(id_column, request, descending)).order_by(order)
     rows = list((await session.execute(stmt.limit(request.size + 1))).all())
-    single = len(stmt.selected_columns) == 1
+    single = len(stmt.column_descriptions) == 1  # one entity or column, not its columns
     return _to_page([row[0] if single else row for row in rows], request)
 
 
@@ -101,11 +101,8 @@ async def paginate_per_parent(
     descending: bool = False,
 ) -> dict[uuid.UUID, Page[T]]:
     """One page per parent in a single query: a window numbers each parent's rows."""
-    pages: dict[uuid.UUID, Page[T]] = {parent: Page() for parent in parent_ids}
-    if request.size == 0 or not parent_ids:
-        for parent in parent_ids:
-            pages[parent] = _to_page([], request)
-        return pages
+    if not parent_ids:
+        return {}
     id_column: Any = entity.id  # type: ignore[attr-defined]
     walk_descending = descending != request.backwards
     order = id_column.desc() if walk_descending else id_column.asc()

@@ -16,6 +16,13 @@ PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 BAD_USER_INPUT = "BAD_USER_INPUT"
 _SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
+# Coercing the request's variables, as opposed to validation rules such as "Variable '$x'
+# is never used." or "... used in position expecting type ...", which also name a variable.
+_VARIABLE_COERCION = re.compile(
+    r"^Variable '\$[^']*' (has invalid|got invalid value|of required type|of non-null type)"
+    r"|^Variable values are nested too deeply"
+    r"|^Too many errors processing variables"
+)
 
 
 def shape_error(error: GraphQLError, *, hide_suggestions: bool) -> None:
@@ -50,6 +57,6 @@ def _request_error_code(error: GraphQLError) -> str:
     # graphql-core has no error classes for these phases; the message shapes are stable.
     if isinstance(error, GraphQLSyntaxError) or error.message.startswith("Syntax Error"):
         return PARSE_FAILED
-    if error.message.startswith("Variable '$") or "got invalid value" in error.message:
+    if _VARIABLE_COERCION.match(error.message):
         return BAD_USER_INPUT
     return VALIDATION_FAILED

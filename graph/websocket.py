@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cross_web import HTTPException
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -43,6 +44,18 @@ class TransportWsHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
 class AuthenticatedGraphQLRouter(GraphQLRouter[Context, None]):
     graphql_transport_ws_handler_class = TransportWsHandler
+
+    def parse_json(self, data: str | bytes) -> Any:
+        # Strawberry assumes UTF-8 JSON holding an object (or a batch list): other bytes,
+        # huge integers, nesting deep enough to exhaust the stack, or a bare scalar would
+        # each escape as an HTTP 500 instead of a 400.
+        try:
+            parsed = self.decode_json(data)
+        except (ValueError, RecursionError) as error:
+            raise HTTPException(400, "Unable to parse request body as JSON") from error
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(400, "Expected a JSON object.")
+        return parsed
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, Any] | None:
         try:
