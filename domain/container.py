@@ -13,9 +13,17 @@ from domain.auth.service import AuthService
 from domain.auth.throttle import LoginThrottle
 from domain.auth.tokens import TokenIssuer
 from domain.db.engine import create_engine, create_sessionmaker
+from domain.documents.worker import IngestionLimits, IngestionWorker
+from domain.embeddings.factory import build_embedder
+from domain.embeddings.port import Embedder
 from domain.events.memory import InProcessEventBus
 from domain.events.port import EventBus
+from domain.files.local import LocalFileStore
+from domain.files.port import FileStore
+from domain.ingestion.isolation import close_parser_pools
 from domain.settings import Settings
+from domain.vectors.factory import build_vector_store
+from domain.vectors.port import VectorStore
 
 
 @dataclass
@@ -26,6 +34,10 @@ class Container:
     tokens: TokenIssuer
     auth: AuthService
     bus: EventBus
+    files: FileStore
+    embedder: Embedder
+    vectors: VectorStore
+    ingestion: IngestionWorker
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
@@ -46,14 +58,33 @@ class Container:
             attempts=settings.login_attempts_per_window,
             window_seconds=settings.login_window_seconds,
         )
+        sessionmaker = create_sessionmaker(engine)
+        bus = InProcessEventBus()
+        files = LocalFileStore(settings.data_dir / "files")
+        embedder = build_embedder(settings)
+        vectors = build_vector_store(settings, embedder.dimension, embedder.name)
+        ingestion = IngestionWorker(
+            sessionmaker, files, embedder, vectors, bus, _ingestion_limits(settings)
+        )
         return cls(
             settings=settings,
             engine=engine,
-            sessionmaker=create_sessionmaker(engine),
+            sessionmaker=sessionmaker,
             tokens=tokens,
             auth=AuthService(hasher, tokens, throttle),
-            bus=InProcessEventBus(),
+            bus=bus,
+            files=files,
+            embedder=embedder,
+            vectors=vectors,
+            ingestion=ingestion,
         )
+
+    def start_background(self) -> None:
+        """Starts in-process workers; the app's lifespan calls it, tests may not."""
+        self.ingestion.start(self.settings.ingestion_workers)
+
+    def wake_ingestion(self) -> None:
+        self.ingestion.wake()
 
     async def database_ready(self) -> bool:
         try:
@@ -63,5 +94,27 @@ class Container:
             return False
         return True
 
+    async def vectors_ready(self) -> bool:
+        try:
+            return await self.vectors.ping()
+        except Exception:
+            return False
+
     async def close(self) -> None:
+        await self.ingestion.stop()
+        await close_parser_pools()
+        await self.vectors.close()
         await self.engine.dispose()
+
+
+def _ingestion_limits(settings: Settings) -> IngestionLimits:
+    return IngestionLimits(
+        lease=timedelta(seconds=settings.ingestion_lease_seconds),
+        poll_seconds=settings.ingestion_poll_seconds,
+        max_attempts=settings.ingestion_max_attempts,
+        parse_timeout_seconds=settings.parse_timeout_seconds,
+        parse_memory_limit_bytes=settings.parse_memory_limit_bytes,
+        chunk_tokens=settings.chunk_tokens,
+        chunk_overlap_tokens=settings.chunk_overlap_tokens,
+        embed_batch_size=settings.embed_batch_size,
+    )

@@ -6,7 +6,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, Unpack
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -75,7 +75,7 @@ def _to_page(rows: list[T], request: PageRequest) -> Page[T]:
 
 async def paginate(
     session: AsyncSession,
-    stmt: Select[Unpack[tuple[Any, ...]]],
+    stmt: Select[*tuple[Any, ...]],
     id_column: InstrumentedAttribute[uuid.UUID],
     request: PageRequest,
     *,

@@ -14,6 +14,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from domain.container import Container
 from domain.settings import Settings
+from graph.body_limit import BodyLimitMiddleware
 from graph.context import Context
 from graph.schema import build_schema
 from graph.websocket import AuthenticatedGraphQLRouter
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = container is None
         app.state.container = container or Container.build(settings)
+        app.state.container.start_background()
         try:
             yield
         finally:
@@ -36,6 +38,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                 await app.state.container.close()
 
     app = FastAPI(title="ragql", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_upload_bytes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -72,7 +75,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     @app.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> JSONResponse:
         state: Container = request.app.state.container
-        checks = {"database": await state.database_ready(), "bus": await state.bus.ping()}
+        checks = {
+            "database": await state.database_ready(),
+            "vectors": await state.vectors_ready(),
+            "bus": await state.bus.ping(),
+        }
         ready = all(checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "unavailable", "checks": checks},

@@ -10,6 +10,7 @@ import strawberry
 
 from domain.chat.models import MessageRole, MessageStatus
 from domain.documents.models import DocumentStatus
+from domain.retrieval.search import SearchMode
 from domain.workspaces.models import WorkspaceRole
 
 strawberry.enum(
@@ -30,4 +31,10 @@ strawberry.enum(
     description="Life of a message: PENDING, STREAMING, then COMPLETE, CANCELLED or FAILED.",
 )
 
-__all__ = ["DocumentStatus", "MessageRole", "MessageStatus", "WorkspaceRole"]
+strawberry.enum(
+    SearchMode,
+    name="SearchMode",
+    description="How to rank passages: HYBRID fuses VECTOR similarity with TEXT (BM25).",
+)
+
+__all__ = ["DocumentStatus", "MessageRole", "MessageStatus", "SearchMode", "WorkspaceRole"]

@@ -23,6 +23,7 @@ from strawberry.types.graphql import OperationType
 from graph.auth.mutations import AuthMutations
 from graph.chat.mutations import ChatMutations
 from graph.chat.queries import ChatQueries
+from graph.documents.mutations import DocumentMutations
 from graph.documents.queries import DocumentQueries
 from graph.documents.subscriptions import DocumentSubscriptions
 from graph.errors import shape_error
@@ -38,7 +39,7 @@ class Query(UserQueries, WorkspaceQueries, DocumentQueries, ChatQueries):
 
 
 @strawberry.type(description="Entry points for changing things.")
-class Mutation(AuthMutations, WorkspaceMutations, ChatMutations):
+class Mutation(AuthMutations, WorkspaceMutations, DocumentMutations, ChatMutations):
     pass
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from strawberry.extensions import SchemaExtension
 
 from graph.chat.loaders import MessagesBySessionLoader, SessionsByWorkspaceLoader
-from graph.documents.loaders import DocumentsByWorkspaceLoader
+from graph.documents.loaders import DocumentByIdLoader, DocumentsByWorkspaceLoader
 from graph.users.loaders import UserByIdLoader
 from graph.workspaces.loaders import MembersByWorkspaceLoader
 
@@ -34,6 +34,7 @@ class Loaders:
         self.sessions_by_workspace = SessionsByWorkspaceLoader(sessionmaker, viewer_id)
         self.messages_by_session = MessagesBySessionLoader(sessionmaker)
         self.documents_by_workspace = DocumentsByWorkspaceLoader(sessionmaker)
+        self.document_by_id = DocumentByIdLoader(sessionmaker)
 
 
 def current_loaders() -> Loaders:

@@ -7,6 +7,7 @@ import fcntl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import IO
 
 from alembic import command
 from alembic.config import Config
@@ -75,12 +76,18 @@ async def _sqlite_file_lock(url: str) -> AsyncIterator[None]:
     if not database or database == ":memory:":
         yield
         return
-    path = Path(database).resolve()
+    # Waited for in a thread: the holder may be a coroutine of this very event loop.
+    lock = await asyncio.to_thread(_acquire, Path(database))
+    try:
+        yield
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+
+
+def _acquire(database: Path) -> IO[str]:
+    path = database.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".migrate.lock"), "w") as lock:
-        # Waited for in a thread: the holder may be a coroutine of this very event loop.
-        await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    lock = open(path.with_name(path.name + ".migrate.lock"), "w")  # noqa: SIM115
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    return lock

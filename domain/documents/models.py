@@ -66,3 +66,6 @@ class WorkspaceDocument(IdMixin, TimestampMixin, Base):
     chunk_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Changes at every claim and reindex: a worker whose token no longer matches has lost
+    # the document (lease expired and reclaimed, reindexed, deleted) and must not write.
+    claim_token: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)

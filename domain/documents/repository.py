@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.documents.models import DocumentStatus, WorkspaceDocument
@@ -27,3 +28,11 @@ async def documents_of_workspaces(
         where=where,
         descending=True,
     )
+
+
+async def list_by_ids(
+    session: AsyncSession, ids: Sequence[uuid.UUID]
+) -> Sequence[WorkspaceDocument]:
+    return (
+        await session.scalars(select(WorkspaceDocument).where(WorkspaceDocument.id.in_(ids)))
+    ).all()

@@ -31,3 +31,16 @@ class DocumentsByWorkspaceLoader(DataLoader[DocumentsKey, Page[WorkspaceDocument
             return await documents.documents_of_workspaces(session, ids, request, status)
 
         return await load_pages(self._sessionmaker, keys, fetch)
+
+
+class DocumentByIdLoader(DataLoader[uuid.UUID, WorkspaceDocument | None]):
+    """Only for ids that came from an authorised workspace (search hits, citations)."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+        super().__init__(load_fn=self._load)
+
+    async def _load(self, ids: Sequence[uuid.UUID]) -> list[WorkspaceDocument | None]:
+        async with self._sessionmaker() as session:
+            found = {doc.id: doc for doc in await documents.list_by_ids(session, ids)}
+        return [found.get(document_id) for document_id in ids]

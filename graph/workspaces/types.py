@@ -8,13 +8,15 @@ from typing import Annotated
 
 import strawberry
 
-from domain.workspaces.access import WorkspaceAccess
+from domain.retrieval.search import search
+from domain.workspaces.access import WorkspaceAccess, authorize
 from domain.workspaces.models import Workspace as WorkspaceModel
 from domain.workspaces.models import WorkspaceMember as WorkspaceMemberModel
 from graph.chat.types import ChatSession
 from graph.context import Info
+from graph.documents.search import SearchHit
 from graph.documents.types import WorkspaceDocument
-from graph.enums import DocumentStatus, WorkspaceRole
+from graph.enums import DocumentStatus, SearchMode, WorkspaceRole
 from graph.relay import After, Connection, First, page_request
 from graph.users.types import User
 
@@ -97,6 +99,37 @@ class Workspace:
         request = page_request(info.context.container.settings.graphql_max_page_size, first, after)
         page = await info.context.loaders.sessions_by_workspace.load((self.pk, request))
         return Connection.from_page(page, ChatSession.from_model, lambda s: s.id)
+
+    @strawberry.field(
+        description="Passages of READY documents that answer `query`: vector similarity "
+        "and BM25 full text fused by reciprocal rank. Retrieval without the model."
+    )
+    async def search(
+        self,
+        info: Info,
+        query: Annotated[str, strawberry.argument(description="What to look for.")],
+        limit: Annotated[
+            int | None,
+            strawberry.argument(description="How many passages; defaults to the workspace topK."),
+        ] = None,
+        mode: Annotated[
+            SearchMode,
+            strawberry.argument(description="HYBRID (default), VECTOR or TEXT ranking only."),
+        ] = SearchMode.HYBRID,
+    ) -> list[SearchHit]:
+        container = info.context.container
+        async with container.sessionmaker() as session:
+            # Re-checked: the workspace id that filters the vectors is an authorised one.
+            access = await authorize(session, self.pk, info.context.viewer_id())
+        passages = await search(
+            access,
+            query,
+            embedder=container.embedder,
+            vectors=container.vectors,
+            limit=limit,
+            mode=mode,
+        )
+        return [SearchHit.from_passage(passage) for passage in passages]
 
     @strawberry.field(description="Documents uploaded here, newest first.")
     async def documents(

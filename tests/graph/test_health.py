@@ -18,7 +18,10 @@ async def test_healthz_and_readyz_answer_on_a_working_server(backend: Backend) -
         ready = await http.get("/readyz")
     assert (health.status_code, health.json()) == (200, {"status": "ok"})
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"database": True, "bus": True}}
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"database": True, "vectors": True, "bus": True},
+    }
 
 
 async def test_readyz_is_503_while_the_database_is_unreachable(tmp_path: Path) -> None:
@@ -34,4 +37,7 @@ async def test_readyz_is_503_while_the_database_is_unreachable(tmp_path: Path) -
     # then the process is alive but not ready
     assert health.status_code == 200
     assert ready.status_code == 503
-    assert ready.json() == {"status": "unavailable", "checks": {"database": False, "bus": True}}
+    assert ready.json() == {
+        "status": "unavailable",
+        "checks": {"database": False, "vectors": True, "bus": True},
+    }

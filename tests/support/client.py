@@ -73,7 +73,9 @@ class GraphQLClient:
         data = await self.data(CREATE_WORKSPACE, {"name": name}, user.access_token)
         return str(data["createWorkspace"]["id"])
 
-    async def add_member(self, owner: SignedIn, workspace_id: str, user: SignedIn, role: str) -> None:
+    async def add_member(
+        self, owner: SignedIn, workspace_id: str, user: SignedIn, role: str
+    ) -> None:
         await self.data(
             ADD_MEMBER, {"ws": workspace_id, "email": user.email, "role": role}, owner.access_token
         )
@@ -126,3 +128,23 @@ class TransportWsClient:
 
     async def close(self) -> None:
         await self.socket.close()
+
+
+UPLOAD = """
+mutation Upload($ws: ID!, $file: Upload!) {
+  uploadDocument(workspaceId: $ws, file: $file) { id status filename contentType sizeBytes sha256 }
+}
+"""
+
+
+async def upload(
+    client: GraphQLClient, token: str, workspace_id: str, filename: str, content: bytes
+) -> httpx.Response:
+    """A GraphQL multipart request (the spec Apollo and urql upload clients send)."""
+    operations = {"query": UPLOAD, "variables": {"ws": workspace_id, "file": None}}
+    return await client.http.post(
+        "/graphql",
+        data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.file"]})},
+        files={"0": (filename, content, "application/octet-stream")},
+        headers={"authorization": f"Bearer {token}"},
+    )

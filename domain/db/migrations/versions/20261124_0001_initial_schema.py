@@ -86,6 +86,7 @@ def upgrade() -> None:
     sa.Column('chunk_count', sa.Integer(), server_default='0', nullable=False),
     sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
     sa.Column('lease_expires_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('claim_token', sa.Uuid(), nullable=True),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),

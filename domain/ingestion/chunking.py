@@ -1,0 +1,62 @@
+"""Sections to chunks sized in tokens, split along the text's own structure.
+
+semantic-text-splitter cuts at the largest boundary that fits (blank lines, then lines,
+sentences, words) and overlaps neighbours by up to `overlap_tokens`. Sections are never
+merged: each chunk keeps one page and one heading path for its citation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from domain.ingestion.section import Section
+from domain.ingestion.tokens import count_tokens, splitter
+
+__all__ = ["Chunk", "chunk_sections", "count_tokens"]
+
+# The splitter slows down on very long inputs; cutting a long section at paragraph
+# breaks into blocks of about this many characters first is faster and gives the same
+# kind of boundary the splitter would pick. It also keeps each native call short.
+_BLOCK_CHARS = 64 * 1024
+_PARAGRAPH_BREAK = "\n\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    text: str
+    ordinal: int  # 0..n-1 across the whole document, in reading order
+    page: int | None
+    heading_path: tuple[str, ...]
+
+
+def chunk_sections(
+    sections: Iterable[Section], *, max_tokens: int = 400, overlap_tokens: int = 60
+) -> list[Chunk]:
+    if max_tokens < 1:
+        raise ValueError("max_tokens must be at least 1")
+    if not 0 <= overlap_tokens < max_tokens:
+        raise ValueError("overlap_tokens must be at least 0 and less than max_tokens")
+    cutter = splitter(max_tokens, overlap_tokens)
+    chunks: list[Chunk] = []
+    for section in sections:
+        for block in _blocks(section.text):
+            for text in cutter.chunks(block):
+                if text.strip():
+                    chunks.append(Chunk(text, len(chunks), section.page, section.heading_path))
+    return chunks
+
+
+def _blocks(text: str) -> Iterator[str]:
+    """Consecutive runs of whole paragraphs of about `_BLOCK_CHARS` (a longer paragraph
+    is a block of its own)."""
+    start = 0
+    while len(text) - start > _BLOCK_CHARS:
+        cut = text.rfind(_PARAGRAPH_BREAK, start, start + _BLOCK_CHARS)
+        if cut <= start:
+            cut = text.find(_PARAGRAPH_BREAK, start + _BLOCK_CHARS)
+            if cut == -1:
+                break
+        yield text[start:cut]
+        start = cut + len(_PARAGRAPH_BREAK)
+    yield text[start:]
