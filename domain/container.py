@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import text
@@ -13,9 +16,12 @@ from domain.auth.service import AuthService
 from domain.auth.throttle import LoginThrottle
 from domain.auth.tokens import TokenIssuer
 from domain.db.engine import create_engine, create_sessionmaker
-from domain.documents.worker import IngestionLimits, IngestionWorker
+from domain.documents.indexing import IngestionLimits
+from domain.documents.reembed import Reembedder
+from domain.documents.worker import IngestionWorker
 from domain.embeddings.factory import build_embedder
 from domain.embeddings.port import Embedder
+from domain.embeddings.registry import embedder_named
 from domain.events.memory import InProcessEventBus
 from domain.events.port import EventBus
 from domain.files.local import LocalFileStore
@@ -24,6 +30,9 @@ from domain.ingestion.isolation import close_parser_pools
 from domain.settings import Settings
 from domain.vectors.factory import build_vector_store
 from domain.vectors.port import VectorStore
+from domain.workspaces.models import Workspace
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,6 +47,8 @@ class Container:
     embedder: Embedder
     vectors: VectorStore
     ingestion: IngestionWorker
+    _stores: dict[str, VectorStore] = field(default_factory=dict)
+    _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
@@ -80,8 +91,48 @@ class Container:
         )
 
     def start_background(self) -> None:
-        """Starts in-process workers; the app's lifespan calls it, tests may not."""
+        """Starts in-process workers; the app's lifespan calls it."""
         self.ingestion.start(self.settings.ingestion_workers)
+        if self.settings.ingestion_workers and not self._background:
+            self._background.append(asyncio.create_task(self._reembed_forever()))
+
+    def open_store(self, embedder_name: str, dimension: int) -> VectorStore:
+        """The vector store of one embedder (each has its own table or collection)."""
+        if embedder_name == self.embedder.name:
+            return self.vectors
+        if embedder_name not in self._stores:
+            self._stores[embedder_name] = build_vector_store(
+                self.settings, dimension, embedder_name
+            )
+        return self._stores[embedder_name]
+
+    def search_backend(self, workspace: Workspace) -> tuple[Embedder | None, VectorStore]:
+        """What answers searches in `workspace`: the embedder that made its vectors and
+        their store. None for the embedder means it cannot be built here, so only full
+        text can be searched until re-embedding completes."""
+        if workspace.embedder is None or workspace.embedder == self.embedder.name:
+            return self.embedder, self.vectors
+        store = self.open_store(workspace.embedder, workspace.embedding_dimension or 0)
+        return embedder_named(workspace.embedder, self.settings, self.embedder), store
+
+    def reembedder(self) -> Reembedder:
+        return Reembedder(
+            self.sessionmaker,
+            self.files,
+            self.embedder,
+            self.vectors,
+            self.open_store,
+            _ingestion_limits(self.settings),
+        )
+
+    async def _reembed_forever(self) -> None:
+        reembedder = self.reembedder()
+        while True:
+            try:
+                await reembedder.run_once()
+            except Exception:
+                logger.exception("re-embedding pass failed; trying again later")
+            await asyncio.sleep(self.settings.reembed_interval_seconds)
 
     def wake_ingestion(self) -> None:
         self.ingestion.wake()
@@ -101,9 +152,15 @@ class Container:
             return False
 
     async def close(self) -> None:
+        for task in self._background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._background.clear()
         await self.ingestion.stop()
         await close_parser_pools()
-        await self.vectors.close()
+        for store in [self.vectors, *self._stores.values()]:
+            await store.close()
         await self.engine.dispose()
 
 
@@ -112,6 +169,8 @@ def _ingestion_limits(settings: Settings) -> IngestionLimits:
         lease=timedelta(seconds=settings.ingestion_lease_seconds),
         poll_seconds=settings.ingestion_poll_seconds,
         max_attempts=settings.ingestion_max_attempts,
+        retry_base_seconds=settings.ingestion_retry_base_seconds,
+        retry_base_seconds=settings.ingestion_retry_base_seconds,
         parse_timeout_seconds=settings.parse_timeout_seconds,
         parse_memory_limit_bytes=settings.parse_memory_limit_bytes,
         chunk_tokens=settings.chunk_tokens,

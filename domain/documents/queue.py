@@ -10,6 +10,8 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.documents.models import DocumentStatus, WorkspaceDocument
+from domain.embeddings.port import Embedder
+from domain.workspaces.models import Workspace
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +90,10 @@ async def renew(session: AsyncSession, claim: Claim, *, lease: timedelta) -> boo
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def complete(session: AsyncSession, claim: Claim, *, chunk_count: int) -> bool:
+async def complete(
+    session: AsyncSession, claim: Claim, *, chunk_count: int, embedder: Embedder
+) -> bool:
+    """READY, and a workspace's first indexed document records the embedder it used."""
     result = await session.execute(
         update(WorkspaceDocument)
         .where(_held(claim))
@@ -100,7 +105,14 @@ async def complete(session: AsyncSession, claim: Claim, *, chunk_count: int) -> 
             claim_token=None,
         )
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    await session.execute(
+        update(Workspace)
+        .where(Workspace.id == claim.workspace_id, Workspace.embedder.is_(None))
+        .values(embedder=embedder.name, embedding_dimension=embedder.dimension)
+    )
+    return True
 
 
 async def fail(session: AsyncSession, claim: Claim, *, error: str) -> bool:

@@ -10,35 +10,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.documents import queue
+from domain.documents.indexing import IngestionLimits, StoredDocument, index_document
 from domain.documents.queue import Claim
 from domain.embeddings.port import Embedder, EmbeddingUnavailable
 from domain.events.port import EventBus, document_topic
 from domain.files.port import FileStore
-from domain.ingestion.chunking import Chunk, chunk_sections
 from domain.ingestion.errors import ParseError
-from domain.ingestion.isolation import parse_in_subprocess
-from domain.vectors.port import ChunkRecord, VectorStore
+from domain.vectors.port import VectorStore
 
 logger = logging.getLogger(__name__)
 UNEXPECTED = "Ingestion failed unexpectedly; the server log has the details."
-
-
-@dataclass(frozen=True, slots=True)
-class IngestionLimits:
-    lease: timedelta = timedelta(seconds=60)
-    poll_seconds: float = 2.0
-    max_attempts: int = 5
-    parse_timeout_seconds: float = 120.0
-    parse_memory_limit_bytes: int | None = 2 * 1024**3
-    chunk_tokens: int = 400
-    chunk_overlap_tokens: int = 60
-    embed_batch_size: int = 64
 
 
 class IngestionWorker:
@@ -123,7 +109,10 @@ class IngestionWorker:
             logger.exception("ingestion of %s failed", claim.document_id)
             await self._settle(queue.fail, claim, error=UNEXPECTED)
         else:
-            if not await self._settle(queue.complete, claim, chunk_count=chunk_count):
+            done = await self._settle(
+                queue.complete, claim, chunk_count=chunk_count, embedder=self._embedder
+            )
+            if not done:
                 await self._discard_if_deleted(claim)
         finally:
             heartbeat.cancel()
@@ -136,50 +125,21 @@ class IngestionWorker:
             message = f"The embedding service failed {claim.attempts} times: {error}"
             await self._settle(queue.fail, claim, error=message)
             return
-        delay = timedelta(seconds=min(300, 5 * 2 ** (claim.attempts - 1)))
+        base = self.limits.retry_base_seconds
+        delay = timedelta(seconds=min(300.0, base * 2 ** (claim.attempts - 1)))
         logger.warning("embedding unavailable for %s; retry in %s", claim.document_id, delay)
         await self._settle(queue.retry_later, claim, delay=delay)
 
     async def _ingest(self, claim: Claim) -> int:
-        path = self._files.local_path(claim.storage_key)
-        sections = await parse_in_subprocess(
-            path,
-            claim.media_type,
-            timeout_seconds=self.limits.parse_timeout_seconds,
-            memory_limit_bytes=self.limits.parse_memory_limit_bytes,
+        document = StoredDocument(
+            claim.workspace_id, claim.document_id, claim.storage_key, claim.media_type
         )
-        chunks = await asyncio.to_thread(
-            chunk_sections,
-            sections,
-            max_tokens=self.limits.chunk_tokens,
-            overlap_tokens=self.limits.chunk_overlap_tokens,
-        )
-        if not chunks:
-            raise ParseError("The file has no text.")
-        # A previous attempt may have written part of the vectors; start clean.
-        await self._vectors.delete_document(claim.workspace_id, claim.document_id)
-        size = self.limits.embed_batch_size
-        for start in range(0, len(chunks), size):
-            await self._index(claim, chunks[start : start + size])
-        return len(chunks)
-
-    async def _index(self, claim: Claim, batch: list[Chunk]) -> None:
-        vectors = await self._embedder.embed([chunk.text for chunk in batch])
-        await self._vectors.add(
-            [
-                ChunkRecord(
-                    # Deterministic ids: a retried batch replaces, never duplicates.
-                    chunk_id=f"{claim.document_id}:{chunk.ordinal}",
-                    workspace_id=claim.workspace_id,
-                    document_id=claim.document_id,
-                    ordinal=chunk.ordinal,
-                    page=chunk.page,
-                    heading=" > ".join(chunk.heading_path),
-                    text=chunk.text,
-                    vector=vector,
-                )
-                for chunk, vector in zip(batch, vectors, strict=True)
-            ]
+        return await index_document(
+            document,
+            files=self._files,
+            embedder=self._embedder,
+            vectors=self._vectors,
+            limits=self.limits,
         )
 
     async def _keep_lease(self, claim: Claim, worker: asyncio.Task[int]) -> None:

@@ -13,8 +13,7 @@ EMBEDDERS = ("wordllama", "openai", "sentence-transformers")
 
 def build_embedder(settings: Settings) -> Embedder:
     kind = settings.embedder.strip().lower()
-    # Settings this package proposes; read with defaults until settings.py declares them.
-    dimension: int | None = _optional(settings, "embedding_dimension", None)
+    dimension = settings.embedding_dimension
     if kind == "wordllama":
         from domain.embeddings.wordllama import (
             DEFAULT_CONFIG,
@@ -49,5 +48,6 @@ def build_embedder(settings: Settings) -> Embedder:
 
 
 def _optional(settings: Settings, name: str, default: Any) -> Any:
+    # Settings this package proposes; read with defaults until settings.py declares them.
     value = getattr(settings, name, None)
     return default if value is None else value

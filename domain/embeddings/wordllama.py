@@ -9,9 +9,11 @@ ever fetched, and a missing file is an error instead of a silent download.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -30,9 +32,25 @@ TOKENS_PER_BLOCK = 16_384
 
 def package_dir() -> Path:
     """The installed wordllama package: its own weights/ and tokenizers/ folders."""
+    location = _wordllama().__file__
+    if location is None:
+        raise RuntimeError("the wordllama package has no location on disk")
+    return Path(location).resolve().parent
+
+
+def _wordllama() -> ModuleType:
+    # wordllama.inference calls logging.basicConfig(level=INFO) when imported, which
+    # would configure the application's root logger behind its back: undo that.
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     import wordllama
 
-    return Path(wordllama.__file__).resolve().parent
+    if root.handlers != handlers:
+        for handler in root.handlers:
+            if handler not in handlers:
+                root.removeHandler(handler)
+        root.setLevel(level)
+    return wordllama
 
 
 class WordLlamaEmbedder:
@@ -64,9 +82,7 @@ class WordLlamaEmbedder:
         with self._lock:
             if self._matrix is not None:
                 return
-            from wordllama import WordLlama
-
-            model = WordLlama.load(
+            model = _wordllama().WordLlama.load(
                 self._config,
                 cache_dir=package_dir(),
                 dim=SHIPPED_DIMENSION,

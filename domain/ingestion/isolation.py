@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import site
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,26 @@ DEFAULT_CALLS_PER_WORKER = 200
 # Starting is the interpreter and the imports: seconds at worst, not part of a parse.
 START_TIMEOUT_SECONDS = 60.0
 # The directory holding the `domain` package, so children import this very code.
-_SOURCE_ROOT = str(Path(__file__).resolve().parents[2])
+_SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def timed_out(timeout_seconds: float) -> str:
     return f"Parsing took longer than {timeout_seconds:g} s; the file was skipped."
+
+
+def _child_environment() -> dict[str, str]:
+    """The server's environment, with its source checkout first on the child's path.
+
+    An installed copy (site-packages) is on the path already, and must not be put on
+    PYTHONPATH: that would place every installed package ahead of the standard library.
+    """
+    environment = dict(os.environ)
+    installed = {Path(folder).resolve() for folder in site.getsitepackages()}
+    installed.add(Path(site.getusersitepackages()).resolve())
+    if _SOURCE_ROOT not in installed:
+        rest = environment.get("PYTHONPATH")
+        environment["PYTHONPATH"] = str(_SOURCE_ROOT) + (os.pathsep + rest if rest else "")
+    return environment
 
 
 class _Worker:
@@ -56,17 +72,12 @@ class _Worker:
         arguments = ["-m", "domain.ingestion.worker_entry", "--parent-pid", str(os.getpid())]
         if memory_limit_bytes is not None:
             arguments += ["--memory-limit", str(memory_limit_bytes)]
-        path = os.environ.get("PYTHONPATH")
-        environment = {
-            **os.environ,
-            "PYTHONPATH": _SOURCE_ROOT + (os.pathsep + path if path else ""),
-        }
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             *arguments,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
-            env=environment,
+            env=_child_environment(),
             # Its own session: a Ctrl-C meant for the server does not kill a parse
             # half-way; the server stops its children itself.
             start_new_session=True,

@@ -34,14 +34,15 @@ async def search(
     access: WorkspaceAccess,
     query: str,
     *,
-    embedder: Embedder,
+    embedder: Embedder | None,
     vectors: VectorStore,
     limit: int | None = None,
     mode: SearchMode = SearchMode.HYBRID,
 ) -> list[Passage]:
     """`access` is the proof of membership: the workspace filter comes from it, never
     from the client. The workspace's similarity threshold drops weak vector matches;
-    BM25 matches share words with the query and are kept."""
+    BM25 matches share words with the query and are kept. Without an embedder (the
+    one that made the vectors is unavailable here) only full text is searched."""
     query = query.strip()
     if not query:
         raise BadUserInput("The query is empty.", field="query")
@@ -54,7 +55,10 @@ async def search(
     depth = limit * CANDIDATE_FACTOR
     vector_hits: list[VectorHit] = []
     text_hits: list[VectorHit] = []
+    if embedder is None:
+        mode = SearchMode.TEXT
     if mode is not SearchMode.TEXT:
+        assert embedder is not None
         [query_vector] = await embedder.embed([query])
         vector_hits = await vectors.vector_search(access.workspace_id, query_vector, depth)
         threshold = workspace.similarity_threshold

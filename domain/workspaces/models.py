@@ -39,6 +39,11 @@ class Workspace(IdMixin, TimestampMixin, Base):
     )
     chat_model: Mapped[str | None] = mapped_column(String(200), nullable=True)
     temperature: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Which embedder made this workspace's vectors (null until its first document is
+    # indexed). When the server's EMBEDDER changes, search keeps using this one until
+    # the background re-embedding has rebuilt every document with the new one.
+    embedder: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    embedding_dimension: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     members: Mapped[list[WorkspaceMember]] = relationship(
         back_populates="workspace", lazy="raise", passive_deletes=True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -12,7 +13,7 @@ from strawberry.file_uploads import Upload
 from domain.documents import service
 from domain.errors import DomainError, UnsupportedMediaType
 from domain.events.port import document_topic
-from domain.ingestion.detect import detect_media_type
+from domain.ingestion.detect import detect_file_media_type
 from domain.workspaces.access import authorize
 from domain.workspaces.models import WorkspaceRole
 from graph.context import Info
@@ -51,7 +52,9 @@ class DocumentMutations:
             _read(file), max_bytes=container.settings.max_upload_bytes
         )
         try:
-            media_type = detect_media_type(stored.head, filename)
+            media_type = await asyncio.to_thread(
+                detect_file_media_type, container.files.local_path(stored.key), filename
+            )
             if media_type is None:
                 raise UnsupportedMediaType(
                     "This file type is not supported: upload txt, md, html, pdf, docx, csv "

@@ -65,6 +65,10 @@ class Workspace:
     viewer_role: WorkspaceRole = strawberry.field(description="The signed-in user's role.")
     created_at: datetime = strawberry.field(description="When the workspace was created.")
     updated_at: datetime = strawberry.field(description="When its settings last changed.")
+    embedder: str | None = strawberry.field(
+        description="Embedder that made the workspace's vectors; null before the first "
+        "document is indexed. Differs from the server's while re-embedding runs."
+    )
     pk: strawberry.Private[uuid.UUID]
 
     @classmethod
@@ -81,6 +85,7 @@ class Workspace:
             viewer_role=access.role,
             created_at=workspace.created_at,
             updated_at=workspace.updated_at,
+            embedder=workspace.embedder,
             pk=workspace.id,
         )
 
@@ -121,11 +126,12 @@ class Workspace:
         async with container.sessionmaker() as session:
             # Re-checked: the workspace id that filters the vectors is an authorised one.
             access = await authorize(session, self.pk, info.context.viewer_id())
+        embedder, vectors = container.search_backend(access.workspace)
         passages = await search(
             access,
             query,
-            embedder=container.embedder,
-            vectors=container.vectors,
+            embedder=embedder,
+            vectors=vectors,
             limit=limit,
             mode=mode,
         )

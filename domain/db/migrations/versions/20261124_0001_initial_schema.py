@@ -35,6 +35,8 @@ def upgrade() -> None:
     sa.Column('similarity_threshold', sa.Float(), server_default='0', nullable=False),
     sa.Column('chat_model', sa.String(length=200), nullable=True),
     sa.Column('temperature', sa.Float(), nullable=True),
+    sa.Column('embedder', sa.String(length=200), nullable=True),
+    sa.Column('embedding_dimension', sa.Integer(), nullable=True),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),

@@ -1,0 +1,87 @@
+"""Turning one stored file into indexed passages: parse, chunk, embed, write."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from domain.embeddings.port import Embedder
+from domain.files.port import FileStore
+from domain.ingestion.chunking import Chunk, chunk_sections
+from domain.ingestion.errors import ParseError
+from domain.ingestion.isolation import parse_in_subprocess
+from domain.vectors.port import ChunkRecord, VectorStore
+
+
+@dataclass(frozen=True, slots=True)
+class IngestionLimits:
+    lease: timedelta = timedelta(seconds=60)
+    poll_seconds: float = 2.0
+    max_attempts: int = 5
+    retry_base_seconds: float = 5.0
+    parse_timeout_seconds: float = 120.0
+    parse_memory_limit_bytes: int | None = 2 * 1024**3
+    chunk_tokens: int = 400
+    chunk_overlap_tokens: int = 60
+    embed_batch_size: int = 64
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDocument:
+    workspace_id: uuid.UUID
+    document_id: uuid.UUID
+    storage_key: str
+    media_type: str
+
+
+async def index_document(
+    document: StoredDocument,
+    *,
+    files: FileStore,
+    embedder: Embedder,
+    vectors: VectorStore,
+    limits: IngestionLimits,
+) -> int:
+    """Returns the number of chunks written. Parsing runs in a child process and
+    chunking in a thread, so the event loop is never held up by a large file."""
+    sections = await parse_in_subprocess(
+        files.local_path(document.storage_key),
+        document.media_type,
+        timeout_seconds=limits.parse_timeout_seconds,
+        memory_limit_bytes=limits.parse_memory_limit_bytes,
+    )
+    chunks = await asyncio.to_thread(
+        chunk_sections,
+        sections,
+        max_tokens=limits.chunk_tokens,
+        overlap_tokens=limits.chunk_overlap_tokens,
+    )
+    if not chunks:
+        raise ParseError("The file has no text.")
+    # A previous attempt may have written part of the vectors; start clean.
+    await vectors.delete_document(document.workspace_id, document.document_id)
+    size = limits.embed_batch_size
+    for start in range(0, len(chunks), size):
+        batch = chunks[start : start + size]
+        embedded = await embedder.embed([chunk.text for chunk in batch])
+        await vectors.add(_records(document, batch, embedded))
+    return len(chunks)
+
+
+def _records(document: StoredDocument, batch: list[Chunk], embedded: object) -> list[ChunkRecord]:
+    return [
+        ChunkRecord(
+            # Deterministic ids: a retried batch replaces, never duplicates.
+            chunk_id=f"{document.document_id}:{chunk.ordinal}",
+            workspace_id=document.workspace_id,
+            document_id=document.document_id,
+            ordinal=chunk.ordinal,
+            page=chunk.page,
+            heading=" > ".join(chunk.heading_path),
+            text=chunk.text,
+            vector=vector,
+        )
+        for chunk, vector in zip(batch, embedded, strict=True)  # type: ignore[call-overload]
+    ]
