@@ -161,6 +161,9 @@ class Container:
         await close_parser_pools()
         for store in [self.vectors, *self._stores.values()]:
             await store.close()
+        close_embedder = getattr(self.embedder, "close", None)
+        if close_embedder is not None:
+            await close_embedder()
         await self.engine.dispose()
 
 
@@ -169,7 +172,6 @@ def _ingestion_limits(settings: Settings) -> IngestionLimits:
         lease=timedelta(seconds=settings.ingestion_lease_seconds),
         poll_seconds=settings.ingestion_poll_seconds,
         max_attempts=settings.ingestion_max_attempts,
-        retry_base_seconds=settings.ingestion_retry_base_seconds,
         retry_base_seconds=settings.ingestion_retry_base_seconds,
         parse_timeout_seconds=settings.parse_timeout_seconds,
         parse_memory_limit_bytes=settings.parse_memory_limit_bytes,

@@ -69,11 +69,15 @@ class Settings(BaseSettings):
     chat_model: str = "gpt-4o-mini"
     embedder: str = "wordllama"
     embedding_model: str | None = None
-    # Needed for OpenAI-compatible models whose dimension is not built in.
-    embedding_dimension: int | None = Field(default=None, ge=1)
     # Tries per embedding request (the first included) before the document is handed back.
     embedding_max_attempts: int = Field(default=5, ge=1)
     embedding_dimension: int | None = Field(default=None, ge=1)
+    embedding_batch_size: int = Field(default=64, ge=1, le=2048)
+    embedding_timeout_seconds: float = Field(default=30.0, gt=0)
+    embedding_max_attempts: int = Field(default=5, ge=1)
+    # 0 re-checks for other processes' writes on every read; negative never re-checks.
+    lancedb_read_consistency_seconds: float = 0.0
+    lancedb_cleanup_older_than_seconds: float = Field(default=3600.0, ge=0)
     reembed_interval_seconds: float = Field(default=30.0, gt=0)
     vector_store: Literal["lancedb", "chroma"] = "lancedb"
     lancedb_uri: str | None = None
@@ -85,7 +89,6 @@ class Settings(BaseSettings):
     ingestion_lease_seconds: float = Field(default=60.0, gt=0)
     ingestion_poll_seconds: float = Field(default=2.0, gt=0)
     ingestion_max_attempts: int = Field(default=5, ge=1)
-    ingestion_retry_base_seconds: float = Field(default=5.0, ge=0)
     ingestion_retry_base_seconds: float = Field(default=5.0, ge=0)
     parse_timeout_seconds: float = Field(default=120.0, gt=0)
     parse_memory_limit_bytes: int = Field(default=2 * 1024**3, ge=64 * 1024**2)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.documents import queue
 from domain.documents.indexing import IngestionLimits, StoredDocument, index_document
 from domain.documents.queue import Claim
-from domain.embeddings.port import Embedder, EmbeddingUnavailable
+from domain.embeddings.port import Embedder, EmbeddingRejected, EmbeddingUnavailable
 from domain.events.port import EventBus, document_topic
 from domain.files.port import FileStore
 from domain.ingestion.errors import ParseError
@@ -105,6 +105,12 @@ class IngestionWorker:
             await self._settle(queue.fail, claim, error=str(error))
         except EmbeddingUnavailable as error:
             await self._embedding_unavailable(claim, error)
+        except EmbeddingRejected as error:  # permanent: retrying would fail the same way
+            await self._settle(queue.fail, claim, error=f"The embedding service refused: {error}")
+        except EmbeddingRejected as error:
+            # Permanent (a 400, a wrong dimension...): sending it again cannot help.
+            logger.warning("embedding refused for %s: %s", claim.document_id, error)
+            await self._settle(queue.fail, claim, error=str(error))
         except Exception:
             logger.exception("ingestion of %s failed", claim.document_id)
             await self._settle(queue.fail, claim, error=UNEXPECTED)
