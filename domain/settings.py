@@ -74,7 +74,6 @@ class Settings(BaseSettings):
     embedding_dimension: int | None = Field(default=None, ge=1)
     embedding_batch_size: int = Field(default=64, ge=1, le=2048)
     embedding_timeout_seconds: float = Field(default=30.0, gt=0)
-    embedding_max_attempts: int = Field(default=5, ge=1)
     # 0 re-checks for other processes' writes on every read; negative never re-checks.
     lancedb_read_consistency_seconds: float = 0.0
     lancedb_cleanup_older_than_seconds: float = Field(default=3600.0, ge=0)
