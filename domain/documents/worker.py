@@ -105,8 +105,6 @@ class IngestionWorker:
             await self._settle(queue.fail, claim, error=str(error))
         except EmbeddingUnavailable as error:
             await self._embedding_unavailable(claim, error)
-        except EmbeddingRejected as error:  # permanent: retrying would fail the same way
-            await self._settle(queue.fail, claim, error=f"The embedding service refused: {error}")
         except EmbeddingRejected as error:
             # Permanent (a 400, a wrong dimension...): sending it again cannot help.
             logger.warning("embedding refused for %s: %s", claim.document_id, error)

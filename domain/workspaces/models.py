@@ -5,8 +5,20 @@ from __future__ import annotations
 import uuid
 from enum import StrEnum
 
-from sqlalchemy import Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import (
+    Boolean,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 
 from domain.db.base import Base, IdMixin, TimestampMixin
 from domain.users.models import User
@@ -39,6 +51,13 @@ class Workspace(IdMixin, TimestampMixin, Base):
     )
     chat_model: Mapped[str | None] = mapped_column(String(200), nullable=True)
     temperature: Mapped[float | None] = mapped_column(Float, nullable=True)
+    max_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Query-only: answer strictly from the documents; with nothing relevant retrieved,
+    # reply with `refusal_text` and do not call the model at all.
+    query_only: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
+    refusal_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Which embedder made this workspace's vectors (null until its first document is
     # indexed). When the server's EMBEDDER changes, search keeps using this one until
     # the background re-embedding has rebuilt every document with the new one.

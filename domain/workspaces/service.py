@@ -19,6 +19,8 @@ from domain.workspaces.models import Workspace, WorkspaceMember, WorkspaceRole
 MAX_NAME = 100
 MAX_SYSTEM_PROMPT = 20_000
 MAX_TOP_K = 50
+MAX_TOKENS = 32_768
+MAX_REFUSAL = 2_000
 UNSET: object = object()
 
 
@@ -32,6 +34,9 @@ class WorkspaceChanges:
     similarity_threshold: object = UNSET
     chat_model: object = UNSET
     temperature: object = UNSET
+    max_tokens: object = UNSET
+    query_only: object = UNSET
+    refusal_text: object = UNSET
 
 
 def clean_name(name: str) -> str:
@@ -90,6 +95,22 @@ async def update_workspace(
         workspace.chat_model = str(model).strip() if model is not None else None
     if changes.temperature is not UNSET:
         workspace.temperature = _in_range(changes.temperature, 0.0, 2.0, "temperature")
+    if changes.max_tokens is not UNSET:
+        tokens = changes.max_tokens
+        if tokens is not None and (not isinstance(tokens, int) or not 1 <= tokens <= MAX_TOKENS):
+            raise BadUserInput(f"maxTokens must be between 1 and {MAX_TOKENS}.", field="maxTokens")
+        workspace.max_tokens = tokens
+    if changes.query_only is not UNSET:
+        if not isinstance(changes.query_only, bool):
+            raise BadUserInput("queryOnly must be true or false.", field="queryOnly")
+        workspace.query_only = changes.query_only
+    if changes.refusal_text is not UNSET:
+        text = changes.refusal_text
+        if text is not None and len(str(text)) > MAX_REFUSAL:
+            raise BadUserInput(
+                f"refusalText must be at most {MAX_REFUSAL} characters.", field="refusalText"
+            )
+        workspace.refusal_text = str(text).strip() or None if text is not None else None
     await session.flush()
     return access
 

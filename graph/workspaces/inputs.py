@@ -34,6 +34,18 @@ class UpdateWorkspaceInput:
         default=strawberry.UNSET, description="Sampling temperature 0 to 2; null for default."
     )
 
+    max_tokens: int | None = strawberry.field(
+        default=strawberry.UNSET, description="Longest answer in tokens; null for default."
+    )
+    query_only: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Answer only from documents; with nothing relevant, reply with "
+        "refusalText without calling the model.",
+    )
+    refusal_text: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Reply in query-only mode when nothing matches."
+    )
+
     def to_changes(self) -> WorkspaceChanges:
         def keep(value: object) -> object:
             return KEEP if value is strawberry.UNSET else value
@@ -45,4 +57,7 @@ class UpdateWorkspaceInput:
             similarity_threshold=keep(self.similarity_threshold),
             chat_model=keep(self.chat_model),
             temperature=keep(self.temperature),
+            max_tokens=keep(self.max_tokens),
+            query_only=keep(self.query_only),
+            refusal_text=keep(self.refusal_text),
         )

@@ -62,6 +62,16 @@ class Workspace:
     temperature: float | None = strawberry.field(
         description="Sampling temperature for answers; null uses the model's default."
     )
+    max_tokens: int | None = strawberry.field(
+        description="Longest answer in tokens; null uses the model's default."
+    )
+    query_only: bool = strawberry.field(
+        description="Answers come only from documents; with nothing relevant retrieved, "
+        "the reply is refusalText and the model is not called."
+    )
+    refusal_text: str | None = strawberry.field(
+        description="Reply in query-only mode when nothing relevant is found."
+    )
     viewer_role: WorkspaceRole = strawberry.field(description="The signed-in user's role.")
     created_at: datetime = strawberry.field(description="When the workspace was created.")
     updated_at: datetime = strawberry.field(description="When its settings last changed.")
@@ -82,6 +92,9 @@ class Workspace:
             similarity_threshold=workspace.similarity_threshold,
             chat_model=workspace.chat_model,
             temperature=workspace.temperature,
+            max_tokens=workspace.max_tokens,
+            query_only=workspace.query_only,
+            refusal_text=workspace.refusal_text,
             viewer_role=access.role,
             created_at=workspace.created_at,
             updated_at=workspace.updated_at,
