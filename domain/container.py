@@ -15,6 +15,7 @@ from domain.auth.passwords import PasswordHasher
 from domain.auth.service import AuthService
 from domain.auth.throttle import LoginThrottle
 from domain.auth.tokens import TokenIssuer
+from domain.chat.generation import ChatGenerator, GenerationSettings
 from domain.db.engine import create_engine, create_sessionmaker
 from domain.documents.indexing import IngestionLimits
 from domain.documents.reembed import Reembedder
@@ -27,7 +28,11 @@ from domain.events.port import EventBus
 from domain.files.local import LocalFileStore
 from domain.files.port import FileStore
 from domain.ingestion.isolation import close_parser_pools
+from domain.llm.factory import build_llm
+from domain.llm.port import LLM
 from domain.settings import Settings
+from domain.streams.memory import InProcessMessageStreams
+from domain.streams.port import MessageStreams
 from domain.vectors.factory import build_vector_store
 from domain.vectors.port import VectorStore
 from domain.workspaces.models import Workspace
@@ -47,6 +52,9 @@ class Container:
     embedder: Embedder
     vectors: VectorStore
     ingestion: IngestionWorker
+    llm: LLM
+    streams: MessageStreams
+    generator: ChatGenerator
     _stores: dict[str, VectorStore] = field(default_factory=dict)
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -77,7 +85,9 @@ class Container:
         ingestion = IngestionWorker(
             sessionmaker, files, embedder, vectors, bus, _ingestion_limits(settings)
         )
-        return cls(
+        llm = build_llm(settings)
+        streams = InProcessMessageStreams(retention_seconds=settings.stream_retention_seconds)
+        container = cls(
             settings=settings,
             engine=engine,
             sessionmaker=sessionmaker,
@@ -88,7 +98,22 @@ class Container:
             embedder=embedder,
             vectors=vectors,
             ingestion=ingestion,
+            llm=llm,
+            streams=streams,
+            generator=None,  # type: ignore[arg-type]  # needs the container's search_backend
         )
+        container.generator = ChatGenerator(
+            sessionmaker,
+            llm,
+            streams,
+            container.search_backend,
+            GenerationSettings(
+                default_model=settings.chat_model,
+                prompt_budget_tokens=settings.chat_prompt_budget_tokens,
+                save_every_seconds=settings.chat_save_every_seconds,
+            ),
+        )
+        return container
 
     def start_background(self) -> None:
         """Starts in-process workers; the app's lifespan calls it."""
@@ -157,8 +182,10 @@ class Container:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._background.clear()
+        await self.generator.stop()
         await self.ingestion.stop()
         await close_parser_pools()
+        await self.llm.aclose()
         for store in [self.vectors, *self._stores.values()]:
             await store.close()
         close_embedder = getattr(self.embedder, "close", None)

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     chat_model: str = "gpt-4o-mini"
+    llm_timeout_seconds: float = Field(default=60.0, gt=0)
+    llm_stall_timeout_seconds: float = Field(default=60.0, gt=0)
+    llm_max_attempts: int = Field(default=3, ge=1)
+    chat_prompt_budget_tokens: int = Field(default=6000, ge=256)
+    chat_save_every_seconds: float = Field(default=2.0, gt=0)
+    stream_retention_seconds: float = Field(default=300.0, ge=0)
     embedder: str = "wordllama"
     embedding_model: str | None = None
     # Tries per embedding request (the first included) before the document is handed back.

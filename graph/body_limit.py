@@ -84,7 +84,10 @@ async def _refuse(send: Send, limit: int) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(payload)).encode()),
-                (b"connection", b"close"),
+                # No "connection: close": closing with the rest of the body unread resets
+                # the socket, and the client sees a reset instead of this answer. Kept
+                # open, uvicorn discards the rest of the body (never stored) and the
+                # client reads the 413.
             ],
         }
     )

@@ -21,8 +21,9 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from graph.auth.mutations import AuthMutations
-from graph.chat.mutations import ChatMutations
+from graph.chat.mutations import ChatMutations, MessageMutations
 from graph.chat.queries import ChatQueries
+from graph.chat.streaming import ChatSubscriptions
 from graph.documents.mutations import DocumentMutations
 from graph.documents.queries import DocumentQueries
 from graph.documents.subscriptions import DocumentSubscriptions
@@ -39,12 +40,14 @@ class Query(UserQueries, WorkspaceQueries, DocumentQueries, ChatQueries):
 
 
 @strawberry.type(description="Entry points for changing things.")
-class Mutation(AuthMutations, WorkspaceMutations, DocumentMutations, ChatMutations):
+class Mutation(
+    AuthMutations, WorkspaceMutations, DocumentMutations, ChatMutations, MessageMutations
+):
     pass
 
 
 @strawberry.type(description="Live updates over graphql-transport-ws.")
-class Subscription(DocumentSubscriptions):
+class Subscription(DocumentSubscriptions, ChatSubscriptions):
     pass
 
 

@@ -30,6 +30,9 @@ class InProcessMessageStreams:
         self._streams: dict[uuid.UUID, _Stream] = {}
         self._finished: OrderedDict[uuid.UUID, float] = OrderedDict()
 
+    async def open(self, message_id: uuid.UUID) -> None:
+        self._streams.setdefault(message_id, _Stream())
+
     async def append(self, message_id: uuid.UUID, delta: str) -> int:
         stream = self._streams.setdefault(message_id, _Stream())
         if stream.finished_at is not None:

@@ -24,6 +24,10 @@ class StreamBatch:
 
 
 class MessageStreams(Protocol):
+    async def open(self, message_id: uuid.UUID) -> None:
+        """Creates the stream before anyone writes, so a reader arriving before the
+        first delta waits for it instead of finding nothing."""
+
     async def append(self, message_id: uuid.UUID, delta: str) -> int:
         """Adds a delta; returns its seq (1, 2, 3...)."""
 

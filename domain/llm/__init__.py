@@ -1,0 +1,1 @@
+"""Chat models behind one port: OpenAI-compatible servers and a model-free answerer (DESIGN 6)."""
