@@ -41,6 +41,7 @@ SHUTDOWN = "The server stopped while writing this answer."
 @dataclass(frozen=True, slots=True)
 class GenerationRequest:
     message_id: uuid.UUID
+    question_id: uuid.UUID
     session_id: uuid.UUID
     workspace_id: uuid.UUID
     user_id: uuid.UUID
@@ -120,13 +121,14 @@ class ChatGenerator:
             await self._finish(request, answer, MessageStatus.FAILED, UNEXPECTED)
         else:
             await self._finish(request, answer, MessageStatus.COMPLETE, None)
-            if request.first_question:
+            # A refusal never reaches the model, not even for a title.
+            if request.first_question and not answer.refused:
                 await self._title(request)
 
     async def _generate(self, request: GenerationRequest, answer: _Answer) -> None:
         async with self._sessionmaker() as session:
             access = await authorize(session, request.workspace_id, request.user_id)
-            history = await history_before(session, request.session_id, request.message_id)
+            history = await history_before(session, request.session_id, request.question_id)
         workspace = access.workspace
         embedder, vectors = self._search_backend(workspace)
         passages = await search(
@@ -137,6 +139,7 @@ class ChatGenerator:
             limit=workspace.top_k,
         )
         if workspace.query_only and not passages:
+            answer.refused = True
             answer.model = None
             await self._emit(request, answer, workspace.refusal_text or DEFAULT_REFUSAL)
             return
@@ -257,6 +260,7 @@ class _Answer:
         self.sources: list[dict[str, Any]] = []
         self.usage: dict[str, Any] | None = None
         self.model: str | None = None
+        self.refused = False
         self.saved_at = time.monotonic()
 
     @property

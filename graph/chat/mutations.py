@@ -148,6 +148,7 @@ def _start(info: Info, exchange: messages.Exchange, viewer_id: uuid.UUID) -> Non
     info.context.container.generator.start(
         GenerationRequest(
             message_id=exchange.answer.id,
+            question_id=exchange.question.id,
             session_id=exchange.chat.id,
             workspace_id=exchange.chat.workspace_id,
             user_id=viewer_id,
