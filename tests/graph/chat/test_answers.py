@@ -9,7 +9,11 @@ from tests.graph.documents.test_upload import REFUNDS, settled, uploaded
 from tests.support.chat import ask, new_session, read_stream
 from tests.support.client import GraphQLClient, SignedIn
 
-SESSION = "query S($id: ID!) { chatSession(id: $id) { title messages { edges { node { role status content } } } } }"
+SESSION = """
+query S($id: ID!) {
+  chatSession(id: $id) { title messages { edges { node { role status content } } } }
+}
+"""
 
 
 async def workspace_with_policy(client: GraphQLClient) -> tuple[SignedIn, str]:

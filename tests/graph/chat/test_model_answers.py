@@ -26,7 +26,9 @@ mutation R($id: ID!) {
 }
 """
 UPDATE = """
-mutation U($id: ID!, $input: UpdateWorkspaceInput!) { updateWorkspace(id: $id, input: $input) { id } }
+mutation U($id: ID!, $input: UpdateWorkspaceInput!) {
+  updateWorkspace(id: $id, input: $input) { id }
+}
 """
 SESSION = "query S($id: ID!) { chatSession(id: $id) { title } }"
 
@@ -121,7 +123,7 @@ async def test_cancel_closes_the_provider_stream_and_keeps_the_partial_text(
     message_id = sent["assistantMessage"]["id"]
     reader = asyncio.create_task(read_stream(model.address, model.owner.access_token, message_id))
     await model.fake.wait_requests(1)
-    while model.fake.requests[0].tokens_sent < 3:
+    while model.fake.requests[0].tokens_sent < 3:  # noqa: ASYNC110 (polling the fake's count)
         await asyncio.sleep(0.02)
     # when it is cancelled
     data = await model.client.data(CANCEL, {"id": message_id}, model.owner.access_token)
