@@ -1,4 +1,5 @@
-"""Retrieval for a workspace: vector similarity and BM25, fused by reciprocal rank."""
+"""Retrieval for a workspace: vector similarity and BM25, fused by reciprocal rank, with
+BM25 voting only where the query holds a literal term (see `domain.retrieval.fusion`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from enum import StrEnum
 
 from domain.embeddings.port import Embedder
 from domain.errors import BadUserInput
-from domain.retrieval.fusion import reciprocal_rank_fusion
+from domain.retrieval.fusion import hybrid_fusion, literal_matcher, literal_terms
 from domain.vectors.port import VectorHit, VectorStore
 from domain.workspaces.access import WorkspaceAccess
 
@@ -41,8 +42,11 @@ async def search(
 ) -> list[Passage]:
     """`access` is the proof of membership: the workspace filter comes from it, never
     from the client. The workspace's similarity threshold drops weak vector matches;
-    BM25 matches share words with the query and are kept. Without an embedder (the
-    one that made the vectors is unavailable here) only full text is searched."""
+    BM25 matches share words with the query and are kept. In HYBRID mode BM25 ranks,
+    alongside the vectors, only the passages holding a literal term of the query (a
+    code, a number, a name); its other matches follow the fused ones (`hybrid_fusion`).
+    Without an embedder (the one that made the vectors is unavailable here) only full
+    text is searched, in BM25 order."""
     query = query.strip()
     if not query:
         raise BadUserInput("The query is empty.", field="query")
@@ -68,8 +72,13 @@ async def search(
     by_id = {hit.chunk_id: hit for hit in text_hits}
     similarity = {hit.chunk_id: hit.score for hit in vector_hits}
     by_id.update({hit.chunk_id: hit for hit in vector_hits})
-    fused = reciprocal_rank_fusion(
-        [[hit.chunk_id for hit in vector_hits], [hit.chunk_id for hit in text_hits]]
+    if mode is SearchMode.HYBRID:
+        holds_literal = literal_matcher(literal_terms(query))
+        literal = {hit.chunk_id for hit in text_hits if holds_literal(hit.text)}
+    else:  # a ranker alone keeps its own order
+        literal = {hit.chunk_id for hit in text_hits}
+    fused = hybrid_fusion(
+        [hit.chunk_id for hit in vector_hits], [hit.chunk_id for hit in text_hits], literal
     )
     return [
         Passage(hit=by_id[chunk_id], score=score, similarity=similarity.get(chunk_id))
