@@ -120,7 +120,8 @@ class Workspace:
 
     @strawberry.field(
         description="Passages of READY documents that answer `query`: vector similarity "
-        "and BM25 full text fused by reciprocal rank. Retrieval without the model."
+        "fused by reciprocal rank with BM25 full-text matches on the query's literal terms "
+        "(codes, numbers, names, quoted words). Retrieval without the model."
     )
     async def search(
         self,
