@@ -28,11 +28,13 @@ async def test_readyz_is_503_while_the_database_is_unreachable(tmp_path: Path) -
     # given a server whose PostgreSQL does not answer (nothing listens on that port)
     url = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nowhere"
     container = Container.build(make_settings(tmp_path, url))
-    async with running_server(create_app(container=container)) as address:
-        async with httpx.AsyncClient(base_url=f"http://{address}") as http:
-            # when the probes ask
-            health = await http.get("/healthz")
-            ready = await http.get("/readyz")
+    async with (
+        running_server(create_app(container=container)) as address,
+        httpx.AsyncClient(base_url=f"http://{address}") as http,
+    ):
+        # when the probes ask
+        health = await http.get("/healthz")
+        ready = await http.get("/readyz")
     await container.close()
     # then the process is alive but not ready
     assert health.status_code == 200

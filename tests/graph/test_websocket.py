@@ -9,7 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -132,8 +132,10 @@ async def add_document(container: Container, workspace_id: str, user: SignedIn) 
                 content_type="text/plain",
                 size_bytes=5,
                 sha256=hashlib.sha256(document_id.bytes).hexdigest(),
-                storage_key=f"{workspace_id}/{document_id}",
+                storage_key=document_id.hex,
                 status=DocumentStatus.PENDING,
+                # Not for the live ingestion worker: a far lease keeps it unclaimed.
+                lease_expires_at=datetime.now(UTC) + timedelta(days=1),
             )
         )
     return document_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -65,8 +66,11 @@ async def insert_document(
         content_type=fields.pop("content_type", "text/plain"),
         size_bytes=fields.pop("size_bytes", 100),
         sha256=hashlib.sha256(f"{workspace_id}/{filename}".encode()).hexdigest(),
-        storage_key=f"{workspace_id}/{uuid.uuid4().hex}",
+        storage_key=uuid.uuid4().hex,
         status=status,
+        # Rows inserted here are not for the live ingestion worker: a lease far in the
+        # future keeps a PENDING row from being claimed while the test reads it.
+        lease_expires_at=fields.pop("lease_expires_at", datetime.now(UTC) + timedelta(days=1)),
         **fields,
     )
     async with backend.container.sessionmaker.begin() as session:

@@ -12,7 +12,9 @@ from tests.support.client import GraphQLClient, SignedIn, errors, upload
 DOCUMENT = "query D($id: ID!) { document(id: $id) { id status error chunkCount } }"
 SEARCH = """
 query S($ws: ID!, $q: String!) {
-  workspace(id: $ws) { search(query: $q, limit: 3) { documentId chunk snippet score document { filename } } }
+  workspace(id: $ws) {
+    search(query: $q, limit: 3) { documentId chunk snippet score document { filename } }
+  }
 }
 """
 DELETE = "mutation Del($id: ID!) { deleteDocument(id: $id) }"
