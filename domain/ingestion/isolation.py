@@ -155,7 +155,12 @@ class ParserPool:
         self._bind_to_running_loop()
         assert self._slots is not None
         async with self._slots:
-            worker = await self._take()
+            try:
+                worker = await self._take()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                # The child died while starting (out-of-memory killer, a kill -9).
+                logger.warning("a parsing child died while starting; %s skipped", path)
+                raise ParseError(CRASHED) from None
             try:
                 sections = await asyncio.wait_for(
                     worker.parse(path, media_type, limits), timeout_seconds
