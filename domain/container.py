@@ -28,6 +28,8 @@ from domain.events.port import EventBus
 from domain.files.local import LocalFileStore
 from domain.files.port import FileStore
 from domain.ingestion.isolation import close_parser_pools
+from domain.jobs.catalog import build_jobs
+from domain.jobs.scheduler import JobScheduler
 from domain.llm.factory import build_llm
 from domain.llm.port import LLM
 from domain.settings import Settings
@@ -55,6 +57,7 @@ class Container:
     llm: LLM
     streams: MessageStreams
     generator: ChatGenerator
+    scheduler: JobScheduler
     _stores: dict[str, VectorStore] = field(default_factory=dict)
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -101,6 +104,17 @@ class Container:
             llm=llm,
             streams=streams,
             generator=None,  # type: ignore[arg-type]  # needs the container's search_backend
+            scheduler=JobScheduler(
+                sessionmaker,
+                build_jobs(
+                    sessionmaker=sessionmaker,
+                    vectors=vectors,
+                    files=files,
+                    bus=bus,
+                    streams=streams,
+                    settings=settings,
+                ),
+            ),
         )
         container.generator = ChatGenerator(
             sessionmaker,
@@ -111,6 +125,7 @@ class Container:
                 default_model=settings.chat_model,
                 prompt_budget_tokens=settings.chat_prompt_budget_tokens,
                 save_every_seconds=settings.chat_save_every_seconds,
+                heartbeat_every_seconds=settings.message_heartbeat_seconds,
             ),
         )
         return container
@@ -120,6 +135,8 @@ class Container:
         self.ingestion.start(self.settings.ingestion_workers)
         if self.settings.ingestion_workers and not self._background:
             self._background.append(asyncio.create_task(self._reembed_forever()))
+        if self.settings.enable_background_jobs:
+            self.scheduler.start()
 
     def open_store(self, embedder_name: str, dimension: int) -> VectorStore:
         """The vector store of one embedder (each has its own table or collection)."""
@@ -177,6 +194,7 @@ class Container:
             return False
 
     async def close(self) -> None:
+        await self.scheduler.shutdown()
         for task in self._background:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

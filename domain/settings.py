@@ -88,7 +88,34 @@ class Settings(BaseSettings):
     lancedb_uri: str | None = None
     chroma_url: str | None = None
     redis_url: str | None = None
+    # With REDIS_URL set, events, answer streams and cancel requests go through Redis
+    # (DESIGN section 1, scaled out). Every key, channel and connection name starts with
+    # REDIS_PREFIX, so several deployments (or test runs) can share one server.
+    redis_prefix: str = Field(default="ragql", pattern=r"^[A-Za-z0-9_.:-]+$")
+    # Deltas kept per answer stream (trimmed approximately); a reader further behind than
+    # that falls back to the stored message.
+    redis_stream_max_len: int = Field(default=10_000, ge=100)
+    # An unfinished stream expires this long after its last write (its writer died and
+    # nothing finished it); a finished one STREAM_RETENTION_SECONDS after it finished.
+    redis_stream_active_ttl_seconds: int = Field(default=3600, ge=60)
+    # How long cancelGeneration waits for the replica writing the answer to confirm.
+    redis_cancel_timeout_seconds: float = Field(default=5.0, gt=0)
     enable_background_jobs: bool = True
+    # Background jobs (DESIGN section 7): how often each runs, in every replica; each
+    # tick is claimed in the database, so it runs once however many replicas there are.
+    recovery_interval_seconds: float = Field(default=10.0, ge=1)
+    vector_maintenance_interval_seconds: float = Field(default=3600.0, ge=1)
+    retention_interval_seconds: float = Field(default=3600.0, ge=1)
+    # A generating process renews its message's heartbeat this often; a STREAMING message
+    # whose heartbeat is older than MESSAGE_STALE_SECONDS (its process died) becomes FAILED.
+    message_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    message_stale_seconds: float = Field(default=30.0, gt=0)
+    # Refresh tokens are kept this long after they expire or are revoked.
+    refresh_token_retention_days: float = Field(default=7.0, ge=0)
+    # A stored file no document refers to is removed once it is this old (an upload in
+    # progress has its file before its row).
+    orphan_file_grace_seconds: float = Field(default=3600.0, ge=0)
+    job_run_retention_days: float = Field(default=7.0, ge=0)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     ingestion_workers: int = Field(default=2, ge=0)
     ingestion_lease_seconds: float = Field(default=60.0, gt=0)
@@ -102,6 +129,18 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(default=64, ge=1)
     smtp_url: str | None = None
     email_from: str = "ragql <noreply@localhost>"
+    # The email outbox (domain/email): a job drains it every EMAIL_DRAIN_INTERVAL_SECONDS,
+    # EMAIL_BATCH_SIZE mails per claim, each claim leased for EMAIL_LEASE_SECONDS (longer
+    # than SMTP_TIMEOUT_SECONDS, the most one send may take). A refused mail is retried
+    # after 1, 2, 4... times EMAIL_RETRY_BASE_SECONDS (at most EMAIL_RETRY_MAX_SECONDS),
+    # and kept unsent with its last error after EMAIL_MAX_ATTEMPTS attempts.
+    email_drain_interval_seconds: float = Field(default=30.0, ge=1)
+    email_batch_size: int = Field(default=20, ge=1)
+    email_lease_seconds: float = Field(default=60.0, gt=0)
+    email_max_attempts: int = Field(default=8, ge=1)
+    email_retry_base_seconds: float = Field(default=60.0, ge=0)
+    email_retry_max_seconds: float = Field(default=3600.0, ge=0)
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
 
     cors_origins: list[str] = ["*"]
     graphql_max_depth: int = Field(default=12, ge=2)

@@ -2,7 +2,10 @@
 
 One task per answer, owned by this process. Deltas go to the message stream as they
 arrive; the text is saved every few seconds and at the end, so a crash loses little.
-Only `cancel` stops a generation; readers coming and going never do.
+While it writes, the process renews the message's heartbeat; if this process dies the
+heartbeat stops and the recovery job settles the message (domain.chat.recovery). Only
+`cancel` stops a generation, or the message being settled by someone else (the heartbeat
+then finds it closed); readers coming and going never do.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -54,6 +58,9 @@ class GenerationSettings:
     default_model: str
     prompt_budget_tokens: int = 6000
     save_every_seconds: float = 2.0
+    # At most this long between heartbeats while an answer is being written; keep it
+    # well under the recovery job's stale limit (MESSAGE_STALE_SECONDS).
+    heartbeat_every_seconds: float = 5.0
 
 
 class ChatGenerator:
@@ -105,7 +112,7 @@ class ChatGenerator:
     async def _run(self, request: GenerationRequest) -> None:
         answer = _Answer()
         try:
-            await self._generate(request, answer)
+            await self._generate_alive(request, answer)
         except asyncio.CancelledError:
             cancelled = request.message_id in self._cancelled
             self._cancelled.discard(request.message_id)
@@ -124,6 +131,47 @@ class ChatGenerator:
             # A refusal never reaches the model, not even for a title.
             if request.first_question and not answer.refused:
                 await self._title(request)
+
+    async def _generate_alive(self, request: GenerationRequest, answer: _Answer) -> None:
+        """`_generate`, with the heartbeat renewed alongside until it ends."""
+        generation = asyncio.current_task()
+        assert generation is not None
+        beat = asyncio.create_task(
+            self._keep_alive(request, generation), name=f"heartbeat-{request.message_id}"
+        )
+        try:
+            await self._generate(request, answer)
+        finally:
+            beat.cancel()
+            # wait() rather than await: a cancellation of this task is never swallowed.
+            await asyncio.wait([beat])
+
+    async def _keep_alive(self, request: GenerationRequest, generation: asyncio.Task[Any]) -> None:
+        """Beats at once, then every `heartbeat_every_seconds`. When the message is no
+        longer open (settled FAILED by the recovery job after a long database outage,
+        cancelled from another replica, deleted with its session), the generation stops:
+        nothing it writes would be kept."""
+        while True:
+            try:
+                alive = await self._beat(request.message_id)
+            except Exception:
+                logger.warning("heartbeat of %s failed", request.message_id, exc_info=True)
+            else:
+                if not alive:
+                    logger.info("answer %s was settled elsewhere; stopping", request.message_id)
+                    self._cancelled.add(request.message_id)
+                    generation.cancel()
+                    return
+            await asyncio.sleep(self.settings.heartbeat_every_seconds)
+
+    async def _beat(self, message_id: uuid.UUID) -> bool:
+        async with self._sessionmaker.begin() as session:
+            result = await session.execute(
+                update(ChatMessage)
+                .where(ChatMessage.id == message_id, ChatMessage.status.in_(OPEN))
+                .values(heartbeat_at=datetime.now(UTC))
+            )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def _generate(self, request: GenerationRequest, answer: _Answer) -> None:
         async with self._sessionmaker() as session:
@@ -194,7 +242,7 @@ class ChatGenerator:
                 await session.execute(
                     update(ChatMessage)
                     .where(ChatMessage.id == request.message_id, ChatMessage.status.in_(OPEN))
-                    .values(content=answer.text)
+                    .values(content=answer.text, heartbeat_at=datetime.now(UTC))
                 )
 
     async def _finish(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.db.base import Base, IdMixin, TimestampMixin
+from domain.db.base import Base, IdMixin, TimestampMixin, UTCDateTime
 
 
 class MessageRole(StrEnum):
@@ -75,3 +76,6 @@ class ChatMessage(IdMixin, TimestampMixin, Base):
     model: Mapped[str | None] = mapped_column(String(200), nullable=True)
     sources: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False, default=list)
     usage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Renewed by the process writing the answer; when it stops (that process died) the
+    # recovery job settles the message FAILED. Null until the first beat (created_at counts).
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

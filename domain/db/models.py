@@ -4,6 +4,8 @@ from domain.auth.models import RefreshToken
 from domain.chat.models import ChatMessage, ChatSession
 from domain.db.base import Base
 from domain.documents.models import WorkspaceDocument
+from domain.email.models import EmailOutbox
+from domain.jobs.models import JobRun
 from domain.users.models import User
 from domain.workspaces.models import Workspace, WorkspaceMember
 
@@ -11,6 +13,8 @@ __all__ = [
     "Base",
     "ChatMessage",
     "ChatSession",
+    "EmailOutbox",
+    "JobRun",
     "RefreshToken",
     "User",
     "Workspace",

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.documents.models import DocumentStatus, WorkspaceDocument
+from domain.email import notifications
 from domain.embeddings.port import Embedder
 from domain.workspaces.models import Workspace
 
@@ -116,6 +117,7 @@ async def complete(
 
 
 async def fail(session: AsyncSession, claim: Claim, *, error: str) -> bool:
+    """FAILED, and the uploader's notification queued in the same transaction."""
     result = await session.execute(
         update(WorkspaceDocument)
         .where(_held(claim))
@@ -127,7 +129,12 @@ async def fail(session: AsyncSession, claim: Claim, *, error: str) -> bool:
             claim_token=None,
         )
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    await notifications.document_failed(
+        session, document_id=claim.document_id, claim_token=claim.token, reason=error
+    )
+    return True
 
 
 async def retry_later(session: AsyncSession, claim: Claim, *, delay: timedelta) -> bool:

@@ -131,6 +131,10 @@ class ChromaStore:
         ids = await self._read(self._ids, where, None)
         return {uuid.UUID(split_id(record)[1]) for record in ids}
 
+    async def workspace_ids(self) -> set[uuid.UUID]:
+        ids = await self._read(self._ids, None, None)
+        return {uuid.UUID(split_id(record)[0]) for record in ids}
+
     async def count(self, workspace_id: uuid.UUID, document_id: uuid.UUID | None = None) -> int:
         where = self._where(workspace_id, document_id)
         return len(await self._read(self._ids, where, None))

@@ -115,7 +115,11 @@ class LanceDBStore:
 
     async def document_ids(self, workspace_id: uuid.UUID | None = None) -> set[uuid.UUID]:
         where = None if workspace_id is None else self._where(workspace_id)
-        values = await concurrent(self._document_ids, where)
+        values = await concurrent(self._distinct, "document_id", where)
+        return {uuid.UUID(value) for value in values}
+
+    async def workspace_ids(self) -> set[uuid.UUID]:
+        values = await concurrent(self._distinct, "workspace_id", None)
         return {uuid.UUID(value) for value in values}
 
     async def count(self, workspace_id: uuid.UUID, document_id: uuid.UUID | None = None) -> int:
@@ -215,12 +219,12 @@ class LanceDBStore:
         rows: list[dict[str, Any]] = query.to_arrow().to_pylist()
         return rows
 
-    def _document_ids(self, where: str | None) -> set[str]:
-        query = self._open().search().select(["document_id"]).limit(None)
+    def _distinct(self, column: str, where: str | None) -> set[str]:
+        query = self._open().search().select([column]).limit(None)
         if where is not None:
             query = query.where(where)
-        column = query.to_arrow().column("document_id")
-        return {str(value) for value in column.unique().to_pylist()}
+        values = query.to_arrow().column(column)
+        return {str(value) for value in values.unique().to_pylist()}
 
     def _count(self, where: str | None) -> int:
         return int(self._open().count_rows(where))

@@ -62,6 +62,10 @@ class VectorStore(Protocol):
         """Documents that have chunks (in one workspace, or anywhere): for maintenance."""
         ...
 
+    async def workspace_ids(self) -> set[uuid.UUID]:
+        """Workspaces that have chunks: for maintenance (a deleted workspace's leftovers)."""
+        ...
+
     async def count(self, workspace_id: uuid.UUID, document_id: uuid.UUID | None = None) -> int: ...
 
     async def optimize(self) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.email import notifications
 from domain.errors import BadUserInput, Conflict, Forbidden, NotFound
 from domain.users import repository as users
 from domain.users.validation import normalise_email
@@ -151,6 +152,10 @@ async def add_member(
         async with session.begin_nested():
             session.add(member)
             await session.flush()
+            # In the savepoint too: the invitation exists exactly when the membership does.
+            await notifications.member_added(
+                session, member=member, workspace=access.workspace, added_by=user_id
+            )
     except IntegrityError as error:
         raise Conflict(
             "This person is already a member of the workspace.", field="email"

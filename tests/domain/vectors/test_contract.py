@@ -203,7 +203,10 @@ async def test_a_big_neighbour_never_crowds_out_a_small_workspace(store: VectorS
 async def test_adding_the_same_chunk_ids_again_replaces_them(store: VectorStore) -> None:
     # given a document indexed once
     workspace, document = uuid.uuid4(), uuid.uuid4()
-    first = [record(workspace, document, i, f"version one {i}", unit(1.0)) for i in range(3)]
+    first = [
+        record(workspace, document, i, f"version one {i}", unit(1.0), page=7, heading="Old")
+        for i in range(3)
+    ]
     await store.add(first)
 
     # when a retried ingestion writes the same chunk ids again, with new content
@@ -217,6 +220,7 @@ async def test_adding_the_same_chunk_ids_again_replaces_them(store: VectorStore)
     assert await store.text_search(workspace, "one", limit=10) == []
     hits = await store.vector_search(workspace, unit(0.0, 1.0), limit=10)
     assert sorted(hit.text for hit in hits) == [f"version two {i}" for i in range(3)]
+    assert {(hit.page, hit.heading) for hit in hits} == {(None, "")}
     assert all(hit.score == pytest.approx(1.0, abs=1e-3) for hit in hits)
 
 
@@ -293,6 +297,21 @@ async def test_document_ids_lists_documents_per_workspace_and_overall(store: Vec
     assert await store.document_ids(beta) == {b1}
     assert await store.document_ids() >= {a1, a2, b1}
     assert await store.document_ids(uuid.uuid4()) == set()
+
+
+async def test_workspace_ids_lists_workspaces_that_hold_chunks(store: VectorStore) -> None:
+    # given chunks in two workspaces, and a third whose only document was deleted
+    alpha, beta, emptied = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    gone = uuid.uuid4()
+    await store.add([record(alpha, uuid.uuid4(), i, "x", unit(1.0)) for i in range(2)])
+    await store.add([record(beta, uuid.uuid4(), 0, "y", unit(1.0))])
+    await store.add([record(emptied, gone, 0, "z", unit(1.0))])
+    await store.delete_document(emptied, gone)
+
+    # then the workspaces still holding chunks are listed, the emptied one is not
+    found = await store.workspace_ids()
+    assert {alpha, beta} <= found
+    assert emptied not in found
 
 
 async def test_count_is_per_workspace_and_document(store: VectorStore) -> None:

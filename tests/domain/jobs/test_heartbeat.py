@@ -1,0 +1,176 @@
+"""The heartbeat of answers being written, with a real ChatGenerator on real SQLite and
+PostgreSQL and a model at the process boundary that answers slowly: a live answer is
+never taken for an abandoned one, and an answer settled elsewhere stops its writer."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from domain.chat.generation import ChatGenerator, GenerationRequest, GenerationSettings
+from domain.chat.messages import send_message
+from domain.chat.models import MessageStatus
+from domain.chat.recovery import WRITER_STOPPED, fail_abandoned_messages
+from domain.llm.port import ChatTurn, ContextPassage, Delta, LLMEvent, Usage
+from domain.streams.memory import InProcessMessageStreams
+from domain.vectors.factory import build_vector_store
+from domain.vectors.port import VectorStore
+from domain.workspaces.models import Workspace
+from tests.conftest import make_settings
+from tests.domain.jobs.conftest import PATIENCE, Database, add_chat, add_message, message
+
+HEARTBEAT_SECONDS = 0.05
+# Twenty heartbeats: a live answer never comes near it, an abandoned one passes it.
+STALE = timedelta(seconds=1)
+
+
+class SlowModel:
+    """Says its first words, then waits for `release` before finishing."""
+
+    name = "slow"
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.started = asyncio.Event()
+        self.closed = asyncio.Event()
+
+    async def stream(
+        self,
+        turns: Sequence[ChatTurn],
+        *,
+        context: Sequence[ContextPassage] = (),
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> AsyncGenerator[LLMEvent, None]:
+        try:
+            yield Delta("The beginning")
+            self.started.set()
+            await self.release.wait()
+            yield Delta(" and the end.")
+            yield Usage(usage=None, model=model or "slow")
+        finally:
+            self.closed.set()
+
+    async def title(self, question: str, *, model: str | None = None) -> str:
+        return question
+
+    async def aclose(self) -> None:
+        return None
+
+
+@pytest.fixture
+def db(database: Database) -> Database:
+    return database
+
+
+@pytest.fixture
+async def vectors(tmp_path: Path) -> AsyncIterator[VectorStore]:
+    store = build_vector_store(make_settings(tmp_path), 8, f"test:{uuid.uuid4().hex[:8]}")
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def ask(
+    db: Database, model: SlowModel, streams: InProcessMessageStreams, vectors: VectorStore
+) -> tuple[ChatGenerator, uuid.UUID]:
+    def backend(_: Workspace) -> tuple[None, VectorStore]:
+        return None, vectors
+
+    generator = ChatGenerator(
+        db.sessionmaker,
+        model,
+        streams,
+        backend,
+        GenerationSettings(default_model="slow", heartbeat_every_seconds=HEARTBEAT_SECONDS),
+    )
+    chat_id = await add_chat(db)
+    async with db.sessionmaker.begin() as session:
+        exchange = await send_message(
+            session, session_id=chat_id, user_id=db.user_id, content="Tell me.", model="slow"
+        )
+        await streams.open(exchange.answer.id)
+    generator.start(
+        GenerationRequest(
+            message_id=exchange.answer.id,
+            question_id=exchange.question.id,
+            session_id=chat_id,
+            workspace_id=db.workspace_id,
+            user_id=db.user_id,
+            question="Tell me.",
+        )
+    )
+    return generator, exchange.answer.id
+
+
+async def settled(generator: ChatGenerator, message_id: uuid.UUID) -> None:
+    while generator.is_running(message_id):  # noqa: ASYNC110 (the generator offers no wait)
+        await asyncio.sleep(0.01)
+
+
+async def test_a_live_answer_outlives_the_stale_limit_and_a_dead_one_does_not(
+    db: Database, vectors: VectorStore
+) -> None:
+    # given an answer being written by a slow model, and beside it an answer created at
+    # the same moment whose writer is gone (nobody beats for it)
+    model, streams = SlowModel(), InProcessMessageStreams()
+    generator, live = await ask(db, model, streams, vectors)
+    dead = await add_message(db, await add_chat(db), content="", created_at=datetime.now(UTC))
+    await asyncio.wait_for(model.started.wait(), PATIENCE)
+    first_beat = (await message(db, live)).heartbeat_at
+    assert first_beat is not None
+
+    # when both are older than the stale limit and recovery runs
+    await asyncio.sleep(STALE.total_seconds() * 1.5)
+    settled_now = await fail_abandoned_messages(db.sessionmaker, streams, stale_after=STALE)
+
+    # then only the abandoned one was settled; the live one had kept beating
+    assert settled_now == [dead]
+    current = await message(db, live)
+    assert current.status is MessageStatus.STREAMING
+    assert current.heartbeat_at is not None and current.heartbeat_at > first_beat
+    # and the live one still completes normally
+    model.release.set()
+    await asyncio.wait_for(settled(generator, live), PATIENCE)
+    done = await message(db, live)
+    assert (done.status, done.content) == (MessageStatus.COMPLETE, "The beginning and the end.")
+    await generator.stop()
+
+
+async def test_an_answer_settled_elsewhere_stops_its_writer(
+    db: Database, vectors: VectorStore
+) -> None:
+    # given an answer being written
+    model, streams = SlowModel(), InProcessMessageStreams()
+    generator, answer = await ask(db, model, streams, vectors)
+    await asyncio.wait_for(model.started.wait(), PATIENCE)
+    reader = asyncio.create_task(_read(streams, answer))
+
+    # when another replica's recovery settles it (this one's heartbeat could not be
+    # written for too long, say)
+    later = datetime.now(UTC) + STALE * 10
+    assert await fail_abandoned_messages(
+        db.sessionmaker, streams, stale_after=STALE, now=later
+    ) == [answer]
+
+    # then the writer notices at its next heartbeat and closes the model's stream
+    await asyncio.wait_for(model.closed.wait(), PATIENCE)
+    await asyncio.wait_for(settled(generator, answer), PATIENCE)
+    # and the message keeps the recovery's verdict
+    found = await message(db, answer)
+    assert (found.status, found.error) == (MessageStatus.FAILED, WRITER_STOPPED)
+    # and its reader got the final event
+    batches = await asyncio.wait_for(reader, PATIENCE)
+    assert batches[-1] is True
+    await generator.stop()
+
+
+async def _read(streams: InProcessMessageStreams, message_id: uuid.UUID) -> list[bool]:
+    return [batch.done async for batch in streams.read(message_id)]
