@@ -32,6 +32,18 @@ def test_domain_imports_neither_the_edge_nor_the_web_framework() -> None:
     assert offenders == []
 
 
+def test_domain_uses_no_savepoints() -> None:
+    # pysqlite (under aiosqlite) runs its own legacy transaction handling: a SAVEPOINT
+    # opened before any write starts no transaction, so its RELEASE commits for good and
+    # a later rollback keeps the rows. Services let a failed write abort the transaction.
+    users = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "domain").rglob("*.py"))
+        if "begin_nested(" in path.read_text()
+    ]
+    assert users == []
+
+
 def test_the_check_sees_imports(tmp_path: Path) -> None:
     # given a module that imports the edge
     module = tmp_path / "bad.py"

@@ -45,10 +45,10 @@ class AuthService:
         name = clean_display_name(display_name)
         password_hash = await self.hasher.hash(password)
         user = User(id=new_id(), email=email, display_name=name, password_hash=password_hash)
+        # No savepoint: a duplicate aborts the caller's whole transaction, which is right.
+        session.add(user)
         try:
-            async with session.begin_nested():
-                session.add(user)
-                await session.flush()
+            await session.flush()
         except IntegrityError as error:
             raise Conflict("An account with this email already exists.", field="email") from error
         return await self._sign_in(session, user, family_id=new_id())

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
 from domain.embeddings.port import Embedder
 from domain.files.port import FileStore
-from domain.ingestion.chunking import Chunk, chunk_sections
+from domain.ingestion.chunking import Chunk
 from domain.ingestion.errors import ParseError
-from domain.ingestion.isolation import parse_in_subprocess
+from domain.ingestion.isolation import parse_and_chunk_in_subprocess
 from domain.vectors.port import ChunkRecord, VectorStore
+
+# Rows per vector-store write. A write has a fixed cost (LanceDB: a merge against the
+# table and a new fragment, about 20 ms), so embedding batches are written together.
+WRITE_ROWS = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,17 +47,14 @@ async def index_document(
     vectors: VectorStore,
     limits: IngestionLimits,
 ) -> int:
-    """Returns the number of chunks written. Parsing runs in a child process and
-    chunking in a thread, so the event loop is never held up by a large file."""
-    sections = await parse_in_subprocess(
+    """Returns the number of chunks written. Parsing and chunking run in a child
+    process (they hold the GIL for long stretches, which the event loop and the
+    embedding threads need), so the event loop is never held up by a large file."""
+    chunks = await parse_and_chunk_in_subprocess(
         files.local_path(document.storage_key),
         document.media_type,
         timeout_seconds=limits.parse_timeout_seconds,
         memory_limit_bytes=limits.parse_memory_limit_bytes,
-    )
-    chunks = await asyncio.to_thread(
-        chunk_sections,
-        sections,
         max_tokens=limits.chunk_tokens,
         overlap_tokens=limits.chunk_overlap_tokens,
     )
@@ -63,10 +63,16 @@ async def index_document(
     # A previous attempt may have written part of the vectors; start clean.
     await vectors.delete_document(document.workspace_id, document.document_id)
     size = limits.embed_batch_size
+    pending: list[ChunkRecord] = []
     for start in range(0, len(chunks), size):
         batch = chunks[start : start + size]
         embedded = await embedder.embed([chunk.text for chunk in batch])
-        await vectors.add(_records(document, batch, embedded))
+        pending.extend(_records(document, batch, embedded))
+        if len(pending) >= WRITE_ROWS:
+            await vectors.add(pending)
+            pending = []
+    if pending:
+        await vectors.add(pending)
     return len(chunks)
 
 

@@ -60,10 +60,9 @@ async def register_upload(
         storage_key=stored.key,
         status=DocumentStatus.PENDING,
     )
+    session.add(document)
     try:
-        async with session.begin_nested():
-            session.add(document)
-            await session.flush()
+        await session.flush()
     except IntegrityError as error:  # a concurrent upload of the same bytes won the race
         raise Conflict("This file is already in the workspace.", field="file") from error
     return document

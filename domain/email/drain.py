@@ -1,13 +1,14 @@
 """The outbox drain: claims due mails, sends them, records the outcome.
 
 Delivery is at least once, not exactly once. A mail is marked sent in a transaction
-after the SMTP server accepted it; if the process dies (or the database is unreachable)
-in between, the lease runs out and a later drain sends it again. Nothing is lost, and
-the copy carries the same Message-ID, Date and body as the first, so it can be
-recognised as a duplicate: some mailbox providers and clients collapse mails with one
-Message-ID, but SMTP itself promises nothing, so a recipient may see it twice. That
-window is one SMTP round trip plus one commit; every other failure (refusal, timeout,
-outage, a crash before DATA completes) leads to exactly one delivery.
+after the SMTP server accepted it. If the server accepted it but we never learn so or
+never record it (the process dies or the database fails before the commit; the
+server's final 250 is lost to a timeout or a dropped connection), the mail is sent
+again later. Nothing is lost, and the copy carries the same Message-ID, Date and body
+as the first, so it can be recognised as a duplicate: some mailbox providers and
+clients collapse mails sharing a Message-ID, but SMTP itself promises nothing, so a
+recipient may see it twice. Every other failure (a refusal, an outage, a crash or
+timeout before the message was handed over) leads to exactly one delivery later.
 
 Each claimed mail also costs an attempt when it is claimed, so a mail whose sending
 kills the process runs out of attempts like one the server keeps refusing. A mail that

@@ -18,15 +18,18 @@ import logging
 import os
 import site
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from domain.ingestion import worker_protocol as protocol
+from domain.ingestion.chunking import Chunk
 from domain.ingestion.errors import ParseError
 from domain.ingestion.limits import DEFAULT_LIMITS, ParseLimits
 from domain.ingestion.section import Section
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CRASHED = (
     "The parser stopped unexpectedly on this file (it may be hostile, or need more "
@@ -104,6 +107,22 @@ class _Worker:
         await self.process.stdin.drain()
         return protocol.parse_response(await self._receive())
 
+    async def parse_chunks(
+        self, path: Path, media_type: str, limits: ParseLimits, chunking: tuple[int, int]
+    ) -> list[Chunk]:
+        assert self.process.stdin is not None
+        self.calls += 1
+        self.process.stdin.write(
+            protocol.frame(protocol.request(path, media_type, limits, chunking))
+        )
+        await self.process.stdin.drain()
+        chunks: list[Chunk] = []
+        more = True
+        while more:  # frame by frame: each decode is short, the loop runs in between
+            part, more = protocol.parse_chunk_frame(await self._receive())
+            chunks.extend(part)
+        return chunks
+
     async def _receive(self) -> Any:
         assert self.process.stdout is not None
         prefix = await self.process.stdout.readexactly(protocol.LENGTH_BYTES)
@@ -152,6 +171,37 @@ class ParserPool:
     ) -> list[Section]:
         """`parse_file` in a child process; ParseError when it fails, overruns
         `timeout_seconds` or needs more than the memory limit."""
+        return await self._run(
+            lambda worker: worker.parse(path, media_type, limits), path, media_type, timeout_seconds
+        )
+
+    async def parse_chunks(
+        self,
+        path: Path,
+        media_type: str,
+        *,
+        timeout_seconds: float,
+        max_tokens: int,
+        overlap_tokens: int,
+        limits: ParseLimits = DEFAULT_LIMITS,
+    ) -> list[Chunk]:
+        """`parse_file` then `chunk_sections`, both in a child process, under the same
+        time and memory bounds as `parse`."""
+        chunking = (max_tokens, overlap_tokens)
+        return await self._run(
+            lambda worker: worker.parse_chunks(path, media_type, limits, chunking),
+            path,
+            media_type,
+            timeout_seconds,
+        )
+
+    async def _run(
+        self,
+        call: Callable[[_Worker], Awaitable[T]],
+        path: Path,
+        media_type: str,
+        timeout_seconds: float,
+    ) -> T:
         self._bind_to_running_loop()
         assert self._slots is not None
         async with self._slots:
@@ -162,9 +212,7 @@ class ParserPool:
                 logger.warning("a parsing child died while starting; %s skipped", path)
                 raise ParseError(CRASHED) from None
             try:
-                sections = await asyncio.wait_for(
-                    worker.parse(path, media_type, limits), timeout_seconds
-                )
+                result = await asyncio.wait_for(call(worker), timeout_seconds)
             except TimeoutError:
                 await worker.kill()
                 raise ParseError(timed_out(timeout_seconds)) from None
@@ -184,7 +232,7 @@ class ParserPool:
             finally:
                 self._busy.discard(worker)
             self._give_back(worker)
-            return sections
+            return result
 
     async def close(self) -> None:
         """Stops every child now, parsing or not (server shutdown, tests)."""
@@ -245,6 +293,31 @@ async def parse_in_subprocess(
     if pool is None:
         pool = _pools[memory_limit_bytes] = ParserPool(memory_limit_bytes=memory_limit_bytes)
     return await pool.parse(path, media_type, timeout_seconds=timeout_seconds, limits=limits)
+
+
+async def parse_and_chunk_in_subprocess(
+    path: Path,
+    media_type: str,
+    *,
+    timeout_seconds: float,
+    memory_limit_bytes: int | None,
+    max_tokens: int,
+    overlap_tokens: int,
+    limits: ParseLimits = DEFAULT_LIMITS,
+) -> list[Chunk]:
+    """`parse_file` and `chunk_sections` in a pooled child process, bounded in time and
+    address space; the chunks come back a frame at a time."""
+    pool = _pools.get(memory_limit_bytes)
+    if pool is None:
+        pool = _pools[memory_limit_bytes] = ParserPool(memory_limit_bytes=memory_limit_bytes)
+    return await pool.parse_chunks(
+        path,
+        media_type,
+        timeout_seconds=timeout_seconds,
+        max_tokens=max_tokens,
+        overlap_tokens=overlap_tokens,
+        limits=limits,
+    )
 
 
 async def close_parser_pools() -> None:

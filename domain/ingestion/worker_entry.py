@@ -35,13 +35,25 @@ def main() -> None:
     )
 
     from domain.ingestion import worker_protocol as protocol
+    from domain.ingestion.chunking import chunk_sections
     from domain.ingestion.parsing import TOO_MUCH_MEMORY, ParseError, parse_file
 
     _send(replies, protocol.frame(protocol.READY))
     while (message := protocol.read_frame(sys.stdin.buffer)) is not None:
         try:
             path, media_type, limits = protocol.parse_request(message)
-            reply = protocol.frame(protocol.success(parse_file(path, media_type, limits=limits)))
+            chunking = protocol.chunking_of(message)
+            sections = parse_file(path, media_type, limits=limits)
+            if chunking is None:
+                reply = protocol.frame(protocol.success(sections))
+            else:
+                # Chunking here rather than in the server: it is CPU work that holds
+                # the GIL, which the server's event loop and embedding threads need.
+                max_tokens, overlap_tokens = chunking
+                chunks = chunk_sections(
+                    sections, max_tokens=max_tokens, overlap_tokens=overlap_tokens
+                )
+                reply = b"".join(map(protocol.frame, protocol.chunk_frames(chunks)))
         except ParseError as error:
             reply = protocol.frame(protocol.failure(error.message))
         except MemoryError:

@@ -12,6 +12,7 @@ import struct
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from domain.ingestion.chunking import Chunk
 from domain.ingestion.errors import ParseError
 from domain.ingestion.limits import ParseLimits
 from domain.ingestion.section import Section
@@ -19,6 +20,9 @@ from domain.ingestion.section import Section
 _LENGTH = struct.Struct(">Q")
 LENGTH_BYTES = _LENGTH.size
 READY = {"ready": True}
+# Chunks come back in several frames of about this much text each, so the server
+# decodes them a piece at a time (one large json.loads would hold the event loop).
+CHUNK_FRAME_CHARS = 256 * 1024
 
 
 def frame(message: object) -> bytes:
@@ -43,12 +47,64 @@ def read_frame(stream: BinaryIO) -> Any | None:
     return decode(stream.read(body_length(prefix)))
 
 
-def request(path: Path, media_type: str, limits: ParseLimits) -> dict[str, object]:
-    return {"path": str(path), "media_type": media_type, "limits": dataclasses.asdict(limits)}
+def request(
+    path: Path, media_type: str, limits: ParseLimits, chunking: tuple[int, int] | None = None
+) -> dict[str, object]:
+    """A parse request; with `chunking` (max tokens, overlap tokens) the child also
+    chunks the sections and answers with chunk frames (see `chunk_frames`)."""
+    message: dict[str, object] = {
+        "path": str(path),
+        "media_type": media_type,
+        "limits": dataclasses.asdict(limits),
+    }
+    if chunking is not None:
+        message["chunking"] = list(chunking)
+    return message
 
 
 def parse_request(message: dict[str, Any]) -> tuple[Path, str, ParseLimits]:
     return Path(message["path"]), message["media_type"], ParseLimits(**message["limits"])
+
+
+def chunking_of(message: dict[str, Any]) -> tuple[int, int] | None:
+    """(max tokens, overlap tokens) when the request asks for chunks."""
+    chunking = message.get("chunking")
+    if chunking is None:
+        return None
+    max_tokens, overlap_tokens = chunking
+    return int(max_tokens), int(overlap_tokens)
+
+
+def chunk_frames(chunks: list[Chunk]) -> list[dict[str, object]]:
+    """The reply to a chunking request: frames of about CHUNK_FRAME_CHARS of text, the
+    last one marked `"more": false` (a file without chunks is one empty frame)."""
+    frames: list[dict[str, object]] = []
+    current: list[list[object]] = []
+    size = 0
+    for chunk in chunks:
+        current.append([chunk.text, chunk.ordinal, chunk.page, list(chunk.heading_path)])
+        size += len(chunk.text)
+        if size >= CHUNK_FRAME_CHARS:
+            frames.append({"chunks": current, "more": True})
+            current, size = [], 0
+    frames.append({"chunks": current, "more": False})
+    return frames
+
+
+def parse_chunk_frame(message: dict[str, Any]) -> tuple[list[Chunk], bool]:
+    """The chunks of one frame and whether more follow, or the ParseError it carries."""
+    if "error" in message:
+        raise ParseError(str(message["error"]))
+    chunks = [
+        Chunk(
+            text=str(text),
+            ordinal=int(ordinal),
+            page=None if page is None else int(page),
+            heading_path=tuple(str(title) for title in headings),
+        )
+        for text, ordinal, page, headings in message["chunks"]
+    ]
+    return chunks, bool(message["more"])
 
 
 def success(sections: list[Section]) -> dict[str, object]:

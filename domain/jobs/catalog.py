@@ -24,6 +24,8 @@ from domain.documents.maintenance import (
     reclaim_expired_leases,
     remove_orphan_files,
 )
+from domain.email.drain import drain_job
+from domain.email.outbox import prune_sent
 from domain.events.port import EventBus
 from domain.files.port import FileStore
 from domain.jobs.runs import prune_runs
@@ -37,6 +39,7 @@ logger = logging.getLogger(__name__)
 RECOVERY = "recovery"
 VECTOR_MAINTENANCE = "vector-maintenance"
 RETENTION = "retention"
+EMAIL = "email-outbox"
 
 Step = Callable[[], Awaitable[object]]
 
@@ -79,6 +82,11 @@ def build_jobs(
         grace = timedelta(seconds=settings.orphan_file_grace_seconds)
         return await remove_orphan_files(sessionmaker, files, grace=grace)
 
+    async def sent_mail() -> object:
+        sent_before = datetime.now(UTC) - day * settings.job_run_retention_days
+        async with sessionmaker.begin() as session:
+            return await prune_sent(session, sent_before=sent_before)
+
     async def job_runs() -> object:
         older_than = datetime.now(UTC) - day * settings.job_run_retention_days
         async with sessionmaker.begin() as session:
@@ -91,6 +99,7 @@ def build_jobs(
             steps({"leases_reclaimed": recover_leases, "answers_failed": recover_messages}),
         ),
         JobSpec(VECTOR_MAINTENANCE, settings.vector_maintenance_interval_seconds, maintain),
+        JobSpec(EMAIL, settings.email_drain_interval_seconds, drain_job(sessionmaker, settings)),
         JobSpec(
             RETENTION,
             settings.retention_interval_seconds,
@@ -98,6 +107,7 @@ def build_jobs(
                 {
                     "refresh_tokens": tokens,
                     "orphan_files": orphan_files,
+                    "sent_mail": sent_mail,
                     "job_runs": job_runs,
                 }
             ),

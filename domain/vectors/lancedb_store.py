@@ -87,9 +87,10 @@ class LanceDBStore:
         return self._table_name
 
     async def add(self, records: Sequence[ChunkRecord]) -> None:
-        batch = checks.records(records, self._dimension)
-        if batch:
-            await self._writer.run(self._upsert, self._arrow(batch))
+        # Checking and converting are per-row work: in a thread too, not on the loop.
+        data = await concurrent(self._prepared, records)
+        if data is not None:
+            await self._writer.run(self._upsert, data)
 
     async def delete_document(self, workspace_id: uuid.UUID, document_id: uuid.UUID) -> None:
         where = self._where(workspace_id, document_id)
@@ -228,6 +229,10 @@ class LanceDBStore:
 
     def _count(self, where: str | None) -> int:
         return int(self._open().count_rows(where))
+
+    def _prepared(self, records: Sequence[ChunkRecord]) -> pa.Table | None:
+        batch = checks.records(records, self._dimension)
+        return self._arrow(batch) if batch else None
 
     def _arrow(self, batch: list[ChunkRecord]) -> pa.Table:
         vectors = np.stack([np.asarray(r.vector, dtype=np.float32) for r in batch]).reshape(-1)

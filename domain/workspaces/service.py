@@ -148,18 +148,17 @@ async def add_member(
     if invitee is None:
         raise NotFound("No account uses this email address.", field="email")
     member = WorkspaceMember(workspace_id=access.workspace_id, user_id=invitee.id, role=role)
+    session.add(member)
     try:
-        async with session.begin_nested():
-            session.add(member)
-            await session.flush()
-            # In the savepoint too: the invitation exists exactly when the membership does.
-            await notifications.member_added(
-                session, member=member, workspace=access.workspace, added_by=user_id
-            )
+        await session.flush()
     except IntegrityError as error:
         raise Conflict(
             "This person is already a member of the workspace.", field="email"
         ) from error
+    # Same transaction: the invitation exists exactly when the membership does.
+    await notifications.member_added(
+        session, member=member, workspace=access.workspace, added_by=user_id
+    )
     return member
 
 

@@ -156,7 +156,7 @@ async def test_the_retention_job_does_all_three_and_is_recorded(
 
     # then each step did its part, and only this run is left on record
     assert result.outcome is JobOutcome.OK
-    assert result.value == {"refresh_tokens": 1, "orphan_files": 1, "job_runs": 1}
+    assert result.value == {"refresh_tokens": 1, "orphan_files": 1, "sent_mail": 0, "job_runs": 1}
     assert await files.keys() == set()
     async with db.sessionmaker() as session:
         assert list(await session.scalars(select(JobRun.job))) == [RETENTION]
