@@ -15,6 +15,7 @@ from domain.auth.passwords import PasswordHasher
 from domain.auth.service import AuthService
 from domain.auth.throttle import LoginThrottle
 from domain.auth.tokens import TokenIssuer
+from domain.chat.cancellation import CancelSignals, InProcessCancelSignals, RedisCancelSignals
 from domain.chat.generation import ChatGenerator, GenerationSettings
 from domain.db.engine import create_engine, create_sessionmaker
 from domain.documents.indexing import IngestionLimits
@@ -25,6 +26,7 @@ from domain.embeddings.port import Embedder
 from domain.embeddings.registry import embedder_named
 from domain.events.memory import InProcessEventBus
 from domain.events.port import EventBus
+from domain.events.redis_bus import RedisEventBus
 from domain.files.local import LocalFileStore
 from domain.files.port import FileStore
 from domain.ingestion.isolation import close_parser_pools
@@ -35,6 +37,7 @@ from domain.llm.port import LLM
 from domain.settings import Settings
 from domain.streams.memory import InProcessMessageStreams
 from domain.streams.port import MessageStreams
+from domain.streams.redis_streams import RedisMessageStreams
 from domain.vectors.factory import build_vector_store
 from domain.vectors.port import VectorStore
 from domain.workspaces.models import Workspace
@@ -57,6 +60,7 @@ class Container:
     llm: LLM
     streams: MessageStreams
     generator: ChatGenerator
+    cancels: CancelSignals
     scheduler: JobScheduler
     _stores: dict[str, VectorStore] = field(default_factory=dict)
     _background: list[asyncio.Task[None]] = field(default_factory=list)
@@ -81,7 +85,7 @@ class Container:
             window_seconds=settings.login_window_seconds,
         )
         sessionmaker = create_sessionmaker(engine)
-        bus = InProcessEventBus()
+        bus, streams, cancels = _messaging(settings)
         files = LocalFileStore(settings.data_dir / "files")
         embedder = build_embedder(settings)
         vectors = build_vector_store(settings, embedder.dimension, embedder.name)
@@ -89,7 +93,6 @@ class Container:
             sessionmaker, files, embedder, vectors, bus, _ingestion_limits(settings)
         )
         llm = build_llm(settings)
-        streams = InProcessMessageStreams(retention_seconds=settings.stream_retention_seconds)
         container = cls(
             settings=settings,
             engine=engine,
@@ -104,6 +107,7 @@ class Container:
             llm=llm,
             streams=streams,
             generator=None,  # type: ignore[arg-type]  # needs the container's search_backend
+            cancels=cancels,
             scheduler=JobScheduler(
                 sessionmaker,
                 build_jobs(
@@ -128,6 +132,8 @@ class Container:
                 heartbeat_every_seconds=settings.message_heartbeat_seconds,
             ),
         )
+        # Cancel requests from any replica reach this process's generations.
+        cancels.listen(container.generator.cancel)
         return container
 
     def start_background(self) -> None:
@@ -201,6 +207,7 @@ class Container:
                 await task
         self._background.clear()
         await self.generator.stop()
+        await self.cancels.close()
         await self.ingestion.stop()
         await close_parser_pools()
         await self.llm.aclose()
@@ -209,6 +216,10 @@ class Container:
         close_embedder = getattr(self.embedder, "close", None)
         if close_embedder is not None:
             await close_embedder()
+        for closable in (self.streams, self.bus):
+            close = getattr(closable, "close", None)
+            if close is not None:
+                await close()
         await self.engine.dispose()
 
 
@@ -224,3 +235,25 @@ def _ingestion_limits(settings: Settings) -> IngestionLimits:
         chunk_overlap_tokens=settings.chunk_overlap_tokens,
         embed_batch_size=settings.embed_batch_size,
     )
+
+
+def _messaging(settings: Settings) -> tuple[EventBus, MessageStreams, CancelSignals]:
+    """In-process by default; through Redis when REDIS_URL is set (several replicas)."""
+    if not settings.redis_url:
+        return (
+            InProcessEventBus(),
+            InProcessMessageStreams(retention_seconds=settings.stream_retention_seconds),
+            InProcessCancelSignals(),
+        )
+    bus = RedisEventBus(settings.redis_url, prefix=settings.redis_prefix)
+    streams = RedisMessageStreams(
+        settings.redis_url,
+        prefix=settings.redis_prefix,
+        retention_seconds=settings.stream_retention_seconds,
+        active_ttl_seconds=settings.redis_stream_active_ttl_seconds,
+        max_len=settings.redis_stream_max_len,
+    )
+    cancels = RedisCancelSignals(
+        bus, settings.redis_url, timeout_seconds=settings.redis_cancel_timeout_seconds
+    )
+    return bus, streams, cancels

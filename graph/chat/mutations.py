@@ -114,7 +114,8 @@ class MessageMutations:
             message, _ = await messages.get_own_message(
                 session, message_id=parsed, user_id=viewer_id
             )
-        if message.status in messages.OPEN and not await container.generator.cancel(parsed):
+        # Whichever replica is writing it stops; the request reaches it over the bus.
+        if message.status in messages.OPEN and not await container.cancels.request(parsed):
             # Nobody here is writing it (its process is gone): settle it directly.
             async with container.sessionmaker.begin() as session:
                 await messages.mark_cancelled(session, parsed)

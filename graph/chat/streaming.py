@@ -80,7 +80,7 @@ class ChatSubscriptions:
             seq=last_seq,
             # A reader from the start gets the whole answer; one resuming cannot be
             # given an exact remainder any more and reads `message.content`.
-            delta=final.content if not after else "",
+            delta=final.content if last_seq == 0 else "",
             done=True,
             message=ChatMessage.from_model(final),
         )
