@@ -1,6 +1,6 @@
 """GraphQL overhead: requests per second of a typical SPA query, next to a plain endpoint.
 
-    /work/venv/bin/python bench/graph_overhead.py            # about 40 seconds
+    /work/venv/bin/python bench/graph_overhead.py            # under a minute
     /work/venv/bin/python bench/graph_overhead.py --enforce  # exit 1 below the target
 
 Three processes, so that the load generator does not steal the server's event loop:
@@ -13,9 +13,11 @@ Three processes, so that the load generator does not steal the server's event lo
 
 Both endpoints do the same work: decode the bearer token, read the viewer, their first 20
 workspaces, each workspace's members with their users and the viewer's sessions in it, with
-the same repository functions, and answer the same JSON (checked byte for byte after
-decoding before anything is measured). After a warm-up the two alternate, ABBA, for
-``--rounds`` rounds; the medians and their ratio are reported on the last line.
+the same repository functions, and answer the same JSON (the decoded bodies are compared
+before anything is measured, and every measured response must have the expected length).
+After a warm-up the two alternate, ABBA, for ``--rounds`` rounds; the medians of requests
+per second and their ratio are on the last line, the server's CPU time per request (all its
+threads, from /proc) above it.
 """
 
 from __future__ import annotations
@@ -49,8 +51,10 @@ SESSIONS_PER_WORKSPACE = 5
 COLLEAGUES = 10
 PAGE = 20
 PLAIN_PATH = "/bench/plain"
-SECRET_ENV = "RAGQL_BENCH_SECRET"
-TOKEN_ENV = "RAGQL_BENCH_TOKEN"
+KINDS = ("graphql", "plain")
+# How the orchestrator hands the signing key and the viewer's bearer to its children.
+SIGNING_KEY_VAR = "RAGQL_BENCH_SIGNING_KEY"
+BEARER_VAR = "RAGQL_BENCH_BEARER"
 
 # What a single-page app asks for on its home screen.
 QUERY = """
@@ -90,14 +94,17 @@ query Home {
 def bench_settings(data_dir: Path, secret: str) -> Any:
     from domain.settings import Settings
 
-    return Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        data_dir=data_dir,
-        jwt_secret=secret,
-        enable_background_jobs=False,
-        argon2_memory_kib=1024,
-        argon2_time_cost=1,
-    )
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "jwt_secret": secret,
+        "enable_background_jobs": False,
+        "argon2_memory_kib": 1024,
+        "argon2_time_cost": 1,
+        # No in-process ingestion workers: their polling would be measured with the requests.
+        "ingestion_workers": 0,
+    }
+    known = Settings.model_fields
+    return Settings(_env_file=None, **{k: v for k, v in values.items() if k in known})
 
 
 # --------------------------------------------------------------------------- seeding
@@ -117,17 +124,14 @@ async def seed(data_dir: Path, secret: str) -> str:
     await migrate(settings.resolved_database_url)
     container = Container.build(settings)
     try:
-        viewer = User(
-            id=new_id(), email="viewer@example.com", display_name="Viewer", password_hash="-"
-        )
+
+        def user(email: str, name: str) -> User:
+            # Nobody signs in with a password here: the viewer's token is issued below.
+            return User(id=new_id(), email=email, display_name=name, password_hash="!")
+
+        viewer = user("viewer@example.com", "Viewer")
         colleagues = [
-            User(
-                id=new_id(),
-                email=f"colleague{n}@example.com",
-                display_name=f"Colleague {n}",
-                password_hash="-",
-            )
-            for n in range(COLLEAGUES)
+            user(f"colleague{n}@example.com", f"Colleague {n}") for n in range(COLLEAGUES)
         ]
         rows: list[Any] = [viewer, *colleagues]
         for n in range(WORKSPACES):
@@ -217,10 +221,7 @@ def build_app(data_dir: Path, secret: str) -> Any:
             chats_by_workspace = await chats.sessions_of_workspaces(session, ids, viewer_id, page)
             missing = list(
                 dict.fromkeys(
-                    m.user_id
-                    for p in members.values()
-                    for m in p.items
-                    if m.user_id not in found
+                    m.user_id for p in members.values() for m in p.items if m.user_id not in found
                 )
             )
             if missing:
@@ -293,7 +294,7 @@ def build_app(data_dir: Path, secret: str) -> Any:
 def serve(data_dir: Path, port: int) -> None:
     import uvicorn
 
-    app = build_app(data_dir, os.environ[SECRET_ENV])
+    app = build_app(data_dir, os.environ[SIGNING_KEY_VAR])
     uvicorn.run(
         app,
         host="127.0.0.1",
@@ -359,35 +360,66 @@ async def _worker(
     return done, failed, loop.time()
 
 
+def server_cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time of the server process, all threads (Linux only)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _phase(
-    port: int, payload: bytes, seconds: float, connections: int, expected_length: int
-) -> dict[str, float]:
+    port: int,
+    payload: bytes,
+    seconds: float,
+    connections: int,
+    expected_length: int,
+    server_pid: int,
+) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
+    cpu_before = server_cpu_seconds(server_pid)
     start = loop.time()
     results = await asyncio.gather(
         *(_worker(port, payload, seconds, expected_length) for _ in range(connections))
     )
     elapsed = max(end for _, _, end in results) - start
+    cpu_after = server_cpu_seconds(server_pid)
     done = sum(d for d, _, _ in results)
     failed = sum(f for _, f, _ in results)
-    return {"requests": done, "failed": failed, "seconds": elapsed, "rps": done / elapsed}
+    cpu_ms = (
+        (cpu_after - cpu_before) * 1000 / done
+        if cpu_before is not None and cpu_after is not None and done
+        else None
+    )
+    return {
+        "requests": done,
+        "failed": failed,
+        "seconds": elapsed,
+        "rps": done / elapsed,
+        "server_cpu_ms": cpu_ms,
+    }
 
 
 async def _load(port: int, plan: dict[str, Any]) -> list[dict[str, Any]]:
-    token = os.environ[TOKEN_ENV]
-    payloads = {kind: _request_bytes(kind, port, token) for kind in ("graphql", "plain")}
-    lengths = plan["lengths"]
-    connections = plan["connections"]
-    for kind in ("graphql", "plain"):  # warm-up: caches, pools, JIT-free Python still likes it
-        await _phase(port, payloads[kind], plan["warmup"], connections, lengths[kind])
+    token = os.environ[BEARER_VAR]
+    payloads = {kind: _request_bytes(kind, port, token) for kind in KINDS}
+    lengths, connections, pid = plan["lengths"], plan["connections"], plan["server_pid"]
+    for kind in KINDS:  # warm-up: pools, caches and lazy imports, not counted
+        await _phase(port, payloads[kind], plan["warmup"], connections, lengths[kind], pid)
     out = []
     for round_number in range(plan["rounds"]):
-        # ABBA: neither endpoint always runs first (thermal and cache drift cancel out).
-        order = ("graphql", "plain") if round_number % 2 == 0 else ("plain", "graphql")
+        # Alternating order (ABBA): neither endpoint always runs first, so slow drift in the
+        # machine's state (other load, frequency, heap growth) does not favour one of them.
+        order = KINDS if round_number % 2 == 0 else KINDS[::-1]
         for kind in order:
-            result = await _phase(port, payloads[kind], plan["seconds"], connections, lengths[kind])
+            result = await _phase(
+                port, payloads[kind], plan["seconds"], connections, lengths[kind], pid
+            )
             out.append({"round": round_number, "kind": kind, **result})
-            print(json.dumps(out[-1]), file=sys.stderr, flush=True)
+            if plan["verbose"]:
+                print(json.dumps(out[-1]), file=sys.stderr, flush=True)
     return out
 
 
@@ -452,24 +484,15 @@ def check_equivalent(port: int, token: str) -> dict[str, int]:
     return {"graphql": len(graph.content), "plain": len(plain.content)}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--rounds", type=int, default=6, help="measured rounds (default 6)")
-    parser.add_argument("--seconds", type=float, default=3.0, help="per endpoint per round")
-    parser.add_argument("--warmup", type=float, default=3.0, help="per endpoint, not counted")
-    parser.add_argument("--connections", type=int, default=8, help="concurrent keep-alives")
-    parser.add_argument(
-        "--enforce", action="store_true", help=f"exit 1 when the ratio is below {TARGET_RATIO}"
-    )
-    args = parser.parse_args()
-
+def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Seed, serve, check, load; returns the measured phases."""
     with tempfile.TemporaryDirectory(prefix="ragql-bench-") as tmp:
         data_dir = Path(tmp)
         secret = secrets.token_urlsafe(48)
         token = asyncio.run(seed(data_dir, secret))
         port = free_port()
         script = str(Path(__file__).resolve())
-        env = {**os.environ, SECRET_ENV: secret, TOKEN_ENV: token}
+        env = {**os.environ, SIGNING_KEY_VAR: secret, BEARER_VAR: token}
         server = subprocess.Popen(
             [sys.executable, script, "serve", "--data-dir", str(data_dir), "--port", str(port)],
             env=env,
@@ -484,6 +507,8 @@ def main() -> int:
                 "warmup": args.warmup,
                 "connections": args.connections,
                 "lengths": lengths,
+                "server_pid": server.pid,
+                "verbose": args.verbose,
             }
             client = subprocess.run(
                 [sys.executable, script, "load", "--port", str(port)],
@@ -500,20 +525,49 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+    phases: list[dict[str, Any]] = json.loads(client.stdout)
+    return phases
 
-    phases = json.loads(client.stdout)
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--rounds", type=int, default=6, help="measured rounds (default 6)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="per endpoint and round (3)")
+    parser.add_argument("--warmup", type=float, default=3.0, help="per endpoint, not counted (3)")
+    parser.add_argument("--connections", type=int, default=8, help="concurrent keep-alives (8)")
+    parser.add_argument("--verbose", action="store_true", help="print every phase as it ends")
+    parser.add_argument(
+        "--enforce", action="store_true", help=f"exit 1 when the ratio is below {TARGET_RATIO}"
+    )
+    args = parser.parse_args()
+
+    load_before = os.getloadavg()[0]
+    phases = run(args)
     failed = sum(p["failed"] for p in phases)
     if failed:
         print(f"graph_overhead: {failed} failed requests", file=sys.stderr)
         return 2
-    rps = {
-        kind: statistics.median(p["rps"] for p in phases if p["kind"] == kind)
-        for kind in ("graphql", "plain")
-    }
+
+    def median(kind: str, key: str) -> float | None:
+        values = [p[key] for p in phases if p["kind"] == kind and p[key] is not None]
+        return statistics.median(values) if values else None
+
+    rps = {kind: median(kind, "rps") or 0.0 for kind in KINDS}
+    cpu = {kind: median(kind, "server_cpu_ms") for kind in KINDS}
     ratio = rps["graphql"] / rps["plain"]
-    for kind in ("graphql", "plain"):
+    for kind in KINDS:
         runs = ", ".join(f"{p['rps']:.0f}" for p in phases if p["kind"] == kind)
-        print(f"  {kind:<8} rounds: {runs}")
+        cost = f"; server CPU {cpu[kind]:.1f} ms/request" if cpu[kind] else ""
+        print(f"  {kind:<8} rps per round: {runs}{cost}")
+    if cpu["graphql"] and cpu["plain"]:
+        cpu_ratio = cpu["plain"] / cpu["graphql"]
+        print(f"  server CPU-time ratio (plain/graphql per request): {cpu_ratio:.2f}x")
+    cores = os.cpu_count() or 1
+    if max(load_before, os.getloadavg()[0]) > cores / 2:
+        print(
+            f"  note: load average {load_before:.1f} on {cores} CPUs before the run; other "
+            "processes were busy, so absolute figures are low and the ratio is noisier"
+        )
     print(
         f"graph_overhead: graphql {rps['graphql']:.0f} rps, plain {rps['plain']:.0f} rps, "
         f"ratio {ratio:.2f}x (target >= {TARGET_RATIO}x)",

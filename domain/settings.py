@@ -117,7 +117,9 @@ class Settings(BaseSettings):
     orphan_file_grace_seconds: float = Field(default=3600.0, ge=0)
     job_run_retention_days: float = Field(default=7.0, ge=0)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
-    ingestion_workers: int = Field(default=2, ge=0)
+    # Four: while some documents are parsed and chunked (in child processes), others
+    # are embedded, so the embedder is rarely idle (bench/ingestion_throughput.py).
+    ingestion_workers: int = Field(default=4, ge=0)
     ingestion_lease_seconds: float = Field(default=60.0, gt=0)
     ingestion_poll_seconds: float = Field(default=2.0, gt=0)
     ingestion_max_attempts: int = Field(default=5, ge=1)

@@ -1,8 +1,9 @@
-"""Helpers for DataLoaders that page a child list per parent."""
+"""Helpers for the per-operation DataLoaders: batch functions, pages per parent."""
 
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar
@@ -12,11 +13,36 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.pagination import Page
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 # (parent id, arguments): parents asked for with the same arguments share one query.
 PageKey = tuple[uuid.UUID, Hashable]
 PageFetcher = Callable[
     [AsyncSession, Sequence[uuid.UUID], Any], Awaitable[dict[uuid.UUID, Page[T]]]
 ]
+
+
+def batch_method(
+    method: Callable[[Sequence[K]], Awaitable[list[V]]],
+) -> Callable[[Sequence[K]], Awaitable[list[V]]]:
+    """A loader's own batch method, for `DataLoader(load_fn=...)`, held without a cycle.
+
+    DataLoader keeps its batch function on the loader, and a bound method kept there is a
+    reference cycle (loader, method, loader): every loader, with its cache of everything the
+    operation loaded (pages, ORM rows and their states), then outlived the operation until
+    a full garbage collection. A weak reference leaves reference counting to free it all
+    when the operation ends. The loader is alive while it dispatches a batch (the dispatch
+    holds it), so the reference is never dead when called.
+    """
+    weak = weakref.WeakMethod(method)
+
+    async def load(keys: Sequence[K]) -> list[V]:
+        bound = weak()
+        if bound is None:  # pragma: no cover - see above
+            raise RuntimeError("a DataLoader was collected while dispatching")
+        return await bound(keys)
+
+    return load
 
 
 async def load_pages(

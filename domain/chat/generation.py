@@ -40,6 +40,8 @@ SearchBackend = Callable[[Workspace], tuple[Embedder | None, VectorStore]]
 DEFAULT_REFUSAL = "I could not find anything about that in this workspace's documents."
 UNEXPECTED = "The answer failed unexpectedly; the server log has the details."
 SHUTDOWN = "The server stopped while writing this answer."
+# Interim saves running at once in this process (see ChatGenerator._save_soon).
+SAVES_AT_ONCE = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,7 @@ class ChatGenerator:
         self._search_backend = search_backend
         self.settings = settings
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._saves_running = 0
         self._cancelled: set[uuid.UUID] = set()
 
     @property
@@ -237,13 +240,39 @@ class ChatGenerator:
         answer.parts.append(text)
         await self._streams.append(request.message_id, text)
         if time.monotonic() - answer.saved_at >= self.settings.save_every_seconds:
-            answer.saved_at = time.monotonic()
+            self._save_soon(request.message_id, answer)
+
+    def _save_soon(self, message_id: uuid.UUID, answer: _Answer) -> None:
+        """Saves the text so far in a task of its own: the deltas never wait for the
+        database (awaited here, a save under load held every token of the answer back
+        for as long as the database took). One save per answer at a time, and at most
+        SAVES_AT_ONCE in the process, so interim saves cannot take the connection pool
+        from requests; a save skipped now happens at a later delta, and `_finish`
+        always writes the whole text."""
+        if answer.saving is not None and not answer.saving.done():
+            return
+        if self._saves_running >= SAVES_AT_ONCE:
+            return
+        answer.saved_at = time.monotonic()
+        self._saves_running += 1
+        answer.saving = asyncio.create_task(
+            self._save(message_id, answer.text), name=f"save-{message_id}"
+        )
+        answer.saving.add_done_callback(self._saved)
+
+    def _saved(self, _: asyncio.Task[None]) -> None:
+        self._saves_running -= 1
+
+    async def _save(self, message_id: uuid.UUID, text: str) -> None:
+        try:
             async with self._sessionmaker.begin() as session:
                 await session.execute(
                     update(ChatMessage)
-                    .where(ChatMessage.id == request.message_id, ChatMessage.status.in_(OPEN))
-                    .values(content=answer.text, heartbeat_at=datetime.now(UTC))
+                    .where(ChatMessage.id == message_id, ChatMessage.status.in_(OPEN))
+                    .values(content=text, heartbeat_at=datetime.now(UTC))
                 )
+        except Exception:
+            logger.warning("could not save answer %s so far", message_id, exc_info=True)
 
     async def _finish(
         self,
@@ -253,6 +282,8 @@ class ChatGenerator:
         error: str | None,
     ) -> None:
         try:
+            if answer.saving is not None:  # the final write comes after the interim one
+                await asyncio.wait([answer.saving])
             async with self._sessionmaker.begin() as session:
                 # Only from an open state: a message never leaves COMPLETE, CANCELLED, FAILED.
                 await session.execute(
@@ -310,6 +341,7 @@ class _Answer:
         self.model: str | None = None
         self.refused = False
         self.saved_at = time.monotonic()
+        self.saving: asyncio.Task[None] | None = None
 
     @property
     def text(self) -> str:

@@ -60,8 +60,11 @@ async def index_document(
     )
     if not chunks:
         raise ParseError("The file has no text.")
-    # A previous attempt may have written part of the vectors; start clean.
-    await vectors.delete_document(document.workspace_id, document.document_id)
+    # A previous attempt may have written part of the vectors; start clean. Counting is
+    # a read; a delete is a write (a commit in LanceDB, in turn with every other write),
+    # and a new document, the common case, has nothing to delete.
+    if await vectors.count(document.workspace_id, document.document_id):
+        await vectors.delete_document(document.workspace_id, document.document_id)
     size = limits.embed_batch_size
     pending: list[ChunkRecord] = []
     for start in range(0, len(chunks), size):

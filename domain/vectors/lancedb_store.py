@@ -63,10 +63,13 @@ class LanceDBStore:
         read_consistency_interval: timedelta | None = timedelta(0),
         cleanup_older_than: timedelta = timedelta(hours=1),
         optimize_every_writes: int = 200,
+        optimize_every_rows: int = 12_800,
     ) -> None:
-        """`optimize_every_writes`: after that many writes, `add` compacts the small
-        fragments each write leaves and indexes the new rows (0: only when `optimize`
-        is called, e.g. by the maintenance job)."""
+        """`optimize_every_writes`: after that many writes, or `optimize_every_rows` rows
+        added, whichever comes first, `add` compacts the small fragments each write
+        leaves and indexes the new rows (0 writes: only when `optimize` is called, e.g.
+        by the maintenance job). Rows count too because writes vary in size, and the
+        full-text search scans rows not yet indexed one by one (about 2 s at 50k)."""
         self._uri = str(uri)
         self._dimension = dimension
         self._embedder_name = embedder_name
@@ -75,7 +78,9 @@ class LanceDBStore:
         self._consistency = read_consistency_interval
         self._retention = cleanup_older_than
         self._optimize_every = optimize_every_writes
+        self._optimize_every_rows = optimize_every_rows
         self._writes = 0
+        self._rows = 0
         self._table: Any = None
         self._open_lock = threading.Lock()
         # LanceDB is safe for concurrent reads; writes in one process go one at a time
@@ -182,20 +187,24 @@ class LanceDBStore:
             .when_not_matched_insert_all()
             .execute(data)
         )
-        self._wrote()
+        self._wrote(data.num_rows)
 
     def _delete(self, where: str) -> None:
         self._open().delete(where)
         self._wrote()
 
-    def _wrote(self) -> None:
+    def _wrote(self, rows: int = 0) -> None:
         self._writes += 1
-        if self._optimize_every and self._writes >= self._optimize_every:
+        self._rows += rows
+        if self._optimize_every and (
+            self._writes >= self._optimize_every or self._rows >= self._optimize_every_rows
+        ):
             self._optimize()
 
     def _optimize(self) -> None:
         self._open().optimize(cleanup_older_than=self._retention)
         self._writes = 0
+        self._rows = 0
 
     def _vector_rows(self, where: str, vector: np.ndarray, limit: int) -> list[dict[str, Any]]:
         query = (

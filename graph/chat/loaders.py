@@ -11,7 +11,7 @@ from strawberry.dataloader import DataLoader
 from domain.chat import repository as chats
 from domain.chat.models import ChatMessage, ChatSession
 from domain.pagination import Page, PageRequest
-from graph.loading import load_pages
+from graph.loading import batch_method, load_pages
 
 PageKey = tuple[uuid.UUID, PageRequest]
 
@@ -24,7 +24,7 @@ class SessionsByWorkspaceLoader(DataLoader[PageKey, Page[ChatSession]]):
     ) -> None:
         self._sessionmaker = sessionmaker
         self._viewer_id = viewer_id
-        super().__init__(load_fn=self._load)
+        super().__init__(load_fn=batch_method(self._load))
 
     async def _load(self, keys: Sequence[PageKey]) -> list[Page[ChatSession]]:
         viewer_id = self._viewer_id()
@@ -40,7 +40,7 @@ class SessionsByWorkspaceLoader(DataLoader[PageKey, Page[ChatSession]]):
 class MessagesBySessionLoader(DataLoader[PageKey, Page[ChatMessage]]):
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
-        super().__init__(load_fn=self._load)
+        super().__init__(load_fn=batch_method(self._load))
 
     async def _load(self, keys: Sequence[PageKey]) -> list[Page[ChatMessage]]:
         return await load_pages(self._sessionmaker, keys, chats.messages_of_sessions)

@@ -11,7 +11,7 @@ from strawberry.dataloader import DataLoader
 from domain.documents import repository as documents
 from domain.documents.models import DocumentStatus, WorkspaceDocument
 from domain.pagination import Page, PageRequest
-from graph.loading import load_pages
+from graph.loading import batch_method, load_pages
 
 DocumentsKey = tuple[uuid.UUID, tuple[PageRequest, DocumentStatus | None]]
 
@@ -19,7 +19,7 @@ DocumentsKey = tuple[uuid.UUID, tuple[PageRequest, DocumentStatus | None]]
 class DocumentsByWorkspaceLoader(DataLoader[DocumentsKey, Page[WorkspaceDocument]]):
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
-        super().__init__(load_fn=self._load)
+        super().__init__(load_fn=batch_method(self._load))
 
     async def _load(self, keys: Sequence[DocumentsKey]) -> list[Page[WorkspaceDocument]]:
         async def fetch(
@@ -38,7 +38,7 @@ class DocumentByIdLoader(DataLoader[uuid.UUID, WorkspaceDocument | None]):
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
-        super().__init__(load_fn=self._load)
+        super().__init__(load_fn=batch_method(self._load))
 
     async def _load(self, ids: Sequence[uuid.UUID]) -> list[WorkspaceDocument | None]:
         async with self._sessionmaker() as session:

@@ -10,12 +10,13 @@ from strawberry.dataloader import DataLoader
 
 from domain.users import repository as users
 from domain.users.models import User
+from graph.loading import batch_method
 
 
 class UserByIdLoader(DataLoader[uuid.UUID, User | None]):
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
-        super().__init__(load_fn=self._load)
+        super().__init__(load_fn=batch_method(self._load))
 
     async def _load(self, ids: Sequence[uuid.UUID]) -> list[User | None]:
         async with self._sessionmaker() as session:

@@ -81,3 +81,18 @@ def test_sentence_transformers_without_the_extra_says_how_to_install(tmp_path: P
 def test_unknown_embedder(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="Unknown EMBEDDER"):
         build_embedder(settings(tmp_path, embedder="word2vec"))
+
+
+def test_embedding_dimension_setting(tmp_path: Path) -> None:
+    wordllama = build_embedder(settings(tmp_path, embedding_dimension=128))
+    assert wordllama.name == "wordllama:l2_supercat:128"
+    served = build_embedder(
+        settings(
+            tmp_path,
+            embedder="openai",
+            embedding_model="my-own-model",
+            embedding_dimension=384,
+            openai_base_url="http://127.0.0.1:8080/v1",
+        )
+    )
+    assert served.name == "openai:my-own-model:384"

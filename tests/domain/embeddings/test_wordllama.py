@@ -150,3 +150,23 @@ async def test_the_work_runs_off_the_event_loop_thread(
     monkeypatch.setattr(embedder, "embed_sync", spy)
     await embedder.embed(["hello"])
     assert threads and threads[0] != threading.get_ident()
+
+
+def test_importing_wordllama_leaves_the_root_logger_alone(tmp_path: Path) -> None:
+    script = (
+        "import logging\n"
+        "from domain.embeddings.wordllama import package_dir\n"
+        "package_dir()\n"
+        "root = logging.getLogger()\n"
+        "print(len(root.handlers), root.level)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.split() == ["0", str(30)]  # no handler added, still WARNING

@@ -112,7 +112,7 @@ async def ask(
 
 async def first_heartbeat(db: Database, message_id: uuid.UUID) -> datetime:
     """The writer beats as it starts; under load the write may land just after."""
-    while (beat := (await message(db, message_id)).heartbeat_at) is None:
+    while (beat := (await message(db, message_id)).heartbeat_at) is None:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
     return beat
 
