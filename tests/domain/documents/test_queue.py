@@ -14,14 +14,12 @@ import pytest
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from domain.db.engine import create_engine, create_sessionmaker
-from domain.db.migrate import migrate
 from domain.documents import queue
 from domain.documents.models import DocumentStatus, WorkspaceDocument
 from domain.embeddings.wordllama import WordLlamaEmbedder
 from domain.users.models import User
 from domain.workspaces.models import Workspace
-from tests.support.postgres import create_database, drop_database
+from tests.support.databases import migrated_database
 
 LEASE = timedelta(seconds=60)
 EXPIRED = timedelta(seconds=-1)  # a lease that has already run out when it is granted
@@ -42,27 +40,14 @@ class Database:
 async def database(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Database]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('queue') / 'queue.sqlite3'}"
-    else:
-        url = await create_database()
-    try:
-        await migrate(url)
-        engine = create_engine(url)
-        sessionmaker = create_sessionmaker(engine)
-        async with sessionmaker.begin() as session:
+    async with migrated_database(request.param, tmp_path_factory, "queue") as db:
+        async with db.sessionmaker.begin() as session:
             workspace = Workspace(name="Queue")
             session.add_all([User(email="q@example.com", display_name="Q", password_hash="x")])
             session.add(workspace)
             await session.flush()
             workspace_id = workspace.id
-        try:
-            yield Database(request.param, engine, sessionmaker, workspace_id)
-        finally:
-            await engine.dispose()
-    finally:
-        if request.param == "postgres":
-            await drop_database(url)
+        yield Database(db.dialect, db.engine, db.sessionmaker, workspace_id)
 
 
 @pytest.fixture

@@ -9,11 +9,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import delete
 
-from domain.db.engine import create_engine, create_sessionmaker
-from domain.db.migrate import migrate
 from domain.email.models import EmailOutbox
 from tests.domain.email.helpers import Database, RecordingHandler, SmtpServer, authenticator
-from tests.support.postgres import create_database, drop_database
+from tests.support.databases import migrated_database
 from tests.support.server import free_port
 
 
@@ -47,20 +45,8 @@ def smtp(smtp_server: SmtpServer) -> SmtpServer:
 async def database(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Database]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('email') / 'email.sqlite3'}"
-    else:
-        url = await create_database()
-    try:
-        await migrate(url)
-        engine = create_engine(url)
-        try:
-            yield Database(request.param, url, engine, create_sessionmaker(engine))
-        finally:
-            await engine.dispose()
-    finally:
-        if request.param == "postgres":
-            await drop_database(url)
+    async with migrated_database(request.param, tmp_path_factory, "email") as db:
+        yield Database(db.dialect, db.url, db.engine, db.sessionmaker)
 
 
 @pytest.fixture

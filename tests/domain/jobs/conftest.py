@@ -13,12 +13,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.chat.models import ChatMessage, ChatSession, MessageRole, MessageStatus
-from domain.db.engine import create_engine, create_sessionmaker
-from domain.db.migrate import migrate
 from domain.documents.models import DocumentStatus, WorkspaceDocument
 from domain.users.models import User
 from domain.workspaces.models import Workspace, WorkspaceMember, WorkspaceRole
-from tests.support.postgres import create_database, drop_database
+from tests.support.databases import migrated_database
 
 # A guard against a hang, never an assertion about speed.
 PATIENCE = 10.0
@@ -38,31 +36,18 @@ class Database:
 async def database(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Database]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('jobs') / 'jobs.sqlite3'}"
-    else:
-        url = await create_database()
-    try:
-        await migrate(url)
-        engine = create_engine(url)
-        sessionmaker = create_sessionmaker(engine)
-        try:
-            async with sessionmaker.begin() as session:
-                user = User(email="jobs@example.com", display_name="Jobs", password_hash="x")
-                workspace = Workspace(name="Jobs")
-                session.add_all([user, workspace])
-                await session.flush()
-                session.add(
-                    WorkspaceMember(
-                        workspace_id=workspace.id, user_id=user.id, role=WorkspaceRole.OWNER
-                    )
+    async with migrated_database(request.param, tmp_path_factory, "jobs") as db:
+        async with db.sessionmaker.begin() as session:
+            user = User(email="jobs@example.com", display_name="Jobs", password_hash="x")
+            workspace = Workspace(name="Jobs")
+            session.add_all([user, workspace])
+            await session.flush()
+            session.add(
+                WorkspaceMember(
+                    workspace_id=workspace.id, user_id=user.id, role=WorkspaceRole.OWNER
                 )
-            yield Database(request.param, url, engine, sessionmaker, user.id, workspace.id)
-        finally:
-            await engine.dispose()
-    finally:
-        if request.param == "postgres":
-            await drop_database(url)
+            )
+        yield Database(db.dialect, db.url, db.engine, db.sessionmaker, user.id, workspace.id)
 
 
 async def add_document(
