@@ -79,7 +79,9 @@ class AuthService:
             claims = self.issuer.decode(refresh_token, TokenType.REFRESH)
         except Unauthenticated:
             return None
-        stored = await _find(session, refresh_token)
+        # Locked first: concurrent refreshes of one token queue on this row, so they never
+        # take the family's rows in different orders (a deadlock on PostgreSQL).
+        stored = await _find(session, refresh_token, for_update=True)
         if stored is None or stored.user_id != claims.user_id:
             return None
         now = datetime.now(UTC)
@@ -138,10 +140,11 @@ class AuthService:
         )
 
 
-async def _find(session: AsyncSession, refresh_token: str) -> RefreshToken | None:
-    return await session.scalar(
-        select(RefreshToken).where(RefreshToken.token_hash == token_digest(refresh_token))
-    )
+async def _find(
+    session: AsyncSession, refresh_token: str, *, for_update: bool = False
+) -> RefreshToken | None:
+    query = select(RefreshToken).where(RefreshToken.token_hash == token_digest(refresh_token))
+    return await session.scalar(query.with_for_update() if for_update else query)
 
 
 async def revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
