@@ -803,11 +803,13 @@ async def orchestrate(args: argparse.Namespace, tmp: Path) -> int:
     if server_cpu:
         # Steadier than wall time on a shared machine: the work each side did.
         pipeline_cpu, alone_cpu = statistics.median(server_cpu), statistics.median(embed_cpu)
+        work = pipeline_cpu / alone_cpu
+        cpus = os.cpu_count() or 1
         print(
             f"  CPU time  pipeline {pipeline_cpu:.2f} s (server and parsing children), embedder "
-            f"alone {alone_cpu:.2f} s: the pipeline does {pipeline_cpu / alone_cpu:.2f}x the "
-            f"embedder's work; on {os.cpu_count()} CPUs that bounds the ratio near "
-            f"{min(1.0, (os.cpu_count() or 1) * embed_seconds / pipeline_cpu):.2f}x"
+            f"alone {alone_cpu:.2f} s: the pipeline does {work:.2f}x the embedder's work, so on "
+            f"{cpus} CPUs the ratio is at most ~{min(1.0, cpus / work):.2f}x while the embedder "
+            f"alone keeps one CPU busy (it kept {alone_cpu / embed_seconds:.1f} busy here)"
         )
     spans = all_spans[0]
     if spans:
