@@ -315,7 +315,7 @@ def serve(data_dir: Path, port: int) -> None:
     from domain.settings import Settings
     from graph.app import create_app
 
-    settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=data_dir)
     container = Container.build(settings)
     trace = StageTrace()
     trace.install(container)
@@ -461,7 +461,7 @@ async def run_pipeline(
     from tests.support.client import GraphQLClient, upload
 
     client = GraphQLClient(f"127.0.0.1:{port}")
-    client.http.timeout = 120  # type: ignore[assignment]
+    client.http.timeout = 120
     try:
         owner = await client.register("bench")
         # Warm-up, in a workspace of its own: a server that has ingested before has its
@@ -475,8 +475,10 @@ async def run_pipeline(
             )
         )
         while True:
-            states = {d["status"] for d in await all_documents(client, owner.access_token, warm)}
-            if states <= {"READY", "FAILED"}:
+            warm_states = {
+                d["status"] for d in await all_documents(client, owner.access_token, warm)
+            }
+            if warm_states <= {"READY", "FAILED"}:
                 break
             await asyncio.sleep(0.2)
         workspace = await client.create_workspace(owner, "Bench")
@@ -593,7 +595,7 @@ async def stages(files: list[tuple[str, bytes]], tmp: Path, embedder: Any, batch
     from domain.vectors.lancedb_store import LanceDBStore
     from domain.vectors.port import ChunkRecord
 
-    settings = Settings(_env_file=None, data_dir=tmp)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=tmp)
     # The worker's grouping of rows per write (one write per embedding batch before it).
     write_rows = getattr(indexing, "WRITE_ROWS", 1)
     store = LanceDBStore(
@@ -677,7 +679,7 @@ async def pipeline_round(
     from domain.settings import Settings
 
     data_dir.mkdir()  # noqa: ASYNC240 (orchestration, not the measured process)
-    await migrate(Settings(_env_file=None, data_dir=data_dir).resolved_database_url)  # type: ignore[call-arg]
+    await migrate(Settings(_env_file=None, data_dir=data_dir).resolved_database_url)
     port = free_port()
     script = str(Path(__file__).resolve())  # noqa: ASYNC240
     server = subprocess.Popen(  # noqa: ASYNC220 (this process only orchestrates)
@@ -742,7 +744,7 @@ async def orchestrate(args: argparse.Namespace, tmp: Path) -> int:
         file=sys.stderr,
         flush=True,
     )
-    server_settings = Settings(_env_file=None, **_knobs(args))  # type: ignore[call-arg]
+    server_settings = Settings(_env_file=None, **_knobs(args))
     batch = server_settings.embed_batch_size
     embedder = WordLlamaEmbedder()
     embedder.load()
@@ -850,8 +852,8 @@ async def orchestrate(args: argparse.Namespace, tmp: Path) -> int:
     return 1 if args.enforce and ratio < TARGET_RATIO else 0
 
 
-def _knobs(args: argparse.Namespace) -> dict[str, int]:
-    knobs = {}
+def _knobs(args: argparse.Namespace) -> dict[str, Any]:
+    knobs: dict[str, Any] = {}
     if args.workers is not None:
         knobs["ingestion_workers"] = args.workers
     if args.batch is not None:

@@ -104,7 +104,7 @@ async def client_main(address: str, mb: float, seed: int) -> None:
 
     body = markdown(int(mb * MB), seed)
     client = GraphQLClient(address)
-    client.http.timeout = 300  # type: ignore[assignment]
+    client.http.timeout = 300
     try:
         owner = await client.register("bench")
         workspace = await client.create_workspace(owner, "Bench")
@@ -314,7 +314,7 @@ async def run(args: argparse.Namespace, data_dir: Path) -> int:
         loop.set_debug(True)
         loop.slow_callback_duration = args.catch_ms / 1000
         logging.getLogger("asyncio").setLevel(logging.WARNING)
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None,
         data_dir=data_dir,
         jwt_secret=secrets.token_urlsafe(48),
@@ -368,8 +368,8 @@ async def run(args: argparse.Namespace, data_dir: Path) -> int:
             cwd=ROOT,
         )
         assert client.stdin is not None and client.stdout is not None
-        async for line in client.stdout:
-            event = json.loads(line)
+        async for raw in client.stdout:
+            event = json.loads(raw)
             if event["event"] == "uploaded" and "upload" not in events:
                 continue  # the warm-up's
             events[event["event"]] = event

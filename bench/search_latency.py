@@ -47,7 +47,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -189,9 +189,10 @@ def chroma_bulk_load(store: Any, rows: list[Any], batch: int) -> float:
     return time.perf_counter() - start
 
 
-async def timed(call: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
+async def timed(call: Awaitable[Any]) -> tuple[float, Any]:
+    """Seconds from here to the coroutine's result (it starts running when awaited)."""
     start = time.perf_counter()
-    result = await call()
+    result = await call
     return time.perf_counter() - start, result
 
 
@@ -261,20 +262,18 @@ async def run(args: argparse.Namespace, tmp: Path) -> int:
     budget_start: dict[str, float] = {}
     for offset in range(0, len(plan), SLICE):
         part = plan[offset : offset + SLICE]
-        truths = []
+        truths: list[list[int]] = []
         for _, query in part:
             start = time.perf_counter()
-            truth = exact_top(matrix, query)
+            exact = exact_top(matrix, query)
             latency["numpy"].append(time.perf_counter() - start)
-            truths.append([int(i) for i in truth])
+            truths.append([int(i) for i in exact])
         for name, store in stores.items():
             started = budget_start.setdefault(name, time.perf_counter())
             if name != "lancedb" and time.perf_counter() - started > args.vector_budget:
                 continue
             for (kind, query), truth in zip(part, truths, strict=True):
-                seconds, hits = await timed(
-                    lambda s=store, q=query: s.vector_search(workspace, q, LIMIT)
-                )
+                seconds, hits = await timed(store.vector_search(workspace, query, LIMIT))
                 latency[name].append(seconds)
                 found = [index_of[hit.chunk_id] for hit in hits]
                 recall[name][kind].append(len(set(found) & set(truth)) / LIMIT)
@@ -288,7 +287,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> int:
         for query in words_queries:
             if name != "lancedb" and time.perf_counter() - started > args.text_budget:
                 break
-            seconds, hits = await timed(lambda s=store, q=query: s.text_search(workspace, q, LIMIT))
+            seconds, hits = await timed(store.text_search(workspace, query, LIMIT))
             text_latency[name].append(seconds)
             text_hits[name] += bool(hits)
 
