@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,24 +42,33 @@ class Backend:
     address: str
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgres"])
-async def backend(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Backend]:
-    data_dir = tmp_path_factory.mktemp(f"data-{request.param}")
-    if request.param == "sqlite":
+@asynccontextmanager
+async def served_backend(dialect: str, data_dir: Path) -> AsyncIterator[Backend]:
+    """A migrated database of `dialect` and a real server on it, torn down after."""
+    if dialect == "sqlite":
         url = f"sqlite+aiosqlite:///{data_dir / 'ragql.sqlite3'}"
     else:
         url = await create_database()
     try:
         await migrate(url)
         container = Container.build(make_settings(data_dir, url))
-        async with running_server(create_app(container=container)) as address:
-            yield Backend(request.param, url, container, address)
-        await container.close()
+        try:
+            async with running_server(create_app(container=container)) as address:
+                yield Backend(dialect, url, container, address)
+        finally:
+            await container.close()
     finally:
-        if request.param == "postgres":
+        if dialect == "postgres":
             await drop_database(url)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+async def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Backend]:
+    data_dir = tmp_path_factory.mktemp(f"data-{request.param}")
+    async with served_backend(request.param, data_dir) as served:
+        yield served
 
 
 @pytest.fixture

@@ -10,24 +10,19 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import select
 
-from domain.container import Container
-from domain.db.migrate import migrate
 from domain.email.drain import drain_outbox
 from domain.email.models import EmailOutbox
 from domain.email.smtp import SmtpSender
 from domain.ingestion.parsers.pdf import NO_TEXT
-from graph.app import create_app
-from tests.conftest import make_settings
+from tests.conftest import Backend as Server
+from tests.conftest import served_backend
 from tests.domain.email.helpers import SmtpServer
 from tests.domain.ingestion.files import pdf_bytes
 from tests.support.client import GraphQLClient, upload
-from tests.support.postgres import create_database, drop_database
-from tests.support.server import running_server
 
 DOCUMENT = "query D($id: ID!) { document(id: $id) { status error } }"
 # Hang guards, never assertions about speed.
@@ -35,32 +30,13 @@ PATIENCE = 60.0
 POLL = 0.05
 
 
-@dataclass
-class Server:
-    container: Container
-    address: str
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 async def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Server]:
     data_dir = tmp_path_factory.mktemp(f"email-server-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{data_dir / 'ragql.sqlite3'}"
-    else:
-        url = await create_database()
-    try:
-        await migrate(url)
-        container = Container.build(make_settings(data_dir, url))
-        try:
-            async with running_server(create_app(container=container)) as address:
-                yield Server(container, address)
-        finally:
-            await container.close()
-    finally:
-        if request.param == "postgres":
-            await drop_database(url)
+    async with served_backend(request.param, data_dir) as served:
+        yield served
 
 
 @pytest.fixture
