@@ -3,6 +3,7 @@
     /work/venv/bin/python bench/stream_latency.py                      # about 45 seconds
     /work/venv/bin/python bench/stream_latency.py --enforce            # exit 1 if a check fails
     /work/venv/bin/python bench/stream_latency.py --database postgres  # on RAGQL_TEST_POSTGRES
+    /work/venv/bin/python bench/stream_latency.py --profile /tmp/s.txt # py-spy while streaming
 
 The processes of bench/stream_efficiency.py (whose plumbing this imports): the fake
 OpenAI-compatible model server, the server (one uvicorn worker, uvloop and httptools,
@@ -43,7 +44,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -117,11 +121,15 @@ async def _phase(
             await asyncio.sleep(0.1)
         await asyncio.sleep(args.settle)  # subscriptions set up, first writes done
         setup = time.perf_counter() - setup_started
+        profiler = _profile(api.stack, args.profile) if streams > 1 and args.profile else None
         cpu_before = api.stack.cpu_seconds()
         start = time.perf_counter()
         await api.release()
         readings = await asyncio.gather(*clients)
     finally:
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(timeout=60)
         for client in clients:
             client.cancel()
         await asyncio.gather(*clients, return_exceptions=True)
@@ -134,6 +142,9 @@ async def _phase(
     records = {r["question"]: r for r in await api.model_requests()}
     broken = replayed = impossible = 0
     latencies: list[float] = []
+    # where in the answers the slow tokens are: the first tenth, the middle, the last tenth
+    parts: dict[str, list[float]] = {"start": [], "middle": [], "end": []}
+    tenth = max(1, args.tokens // 10)
     rates = []
     for question, reading in zip(questions, readings, strict=True):
         record = records.get(question)  # None: the server never asked the model
@@ -161,12 +172,15 @@ async def _phase(
             if latency < -CLOCK_SLACK:
                 impossible += 1
             latencies.append(latency)
+            part = "start" if index < tenth else "end" if index >= args.tokens - tenth else "middle"
+            parts[part].append(latency)
     frames_total = sum(len(r.frames) for r in readings)
     return {
         "label": label,
         "streams": streams,
         "broken": broken,
         "latencies": latencies,
+        "parts": parts,
         "replayed": replayed,
         "impossible": impossible,
         "model_rate": statistics.median(rates) if rates else 0.0,
@@ -177,6 +191,23 @@ async def _phase(
         "setup": setup,
         "seconds": elapsed,
     }
+
+
+def _profile(stack: Stack, output: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the server's threads while the streams run (raw stacks)."""
+    beside = Path(sys.executable).with_name("py-spy")
+    found = str(beside) if beside.exists() else shutil.which("py-spy")
+    if found is None:
+        raise SystemExit("--profile needs py-spy (pip install py-spy)")
+    command = [found, "record", "--pid", str(stack.server.pid), "--threads", "--nonblocking"]
+    command += ["--format", "raw", "--rate", "200", "--output", str(output)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _by_part(parts: dict[str, list[float]]) -> str:
+    return ", ".join(
+        f"{name} {percentile(values, 99) * 1000:.0f} ms" for name, values in parts.items() if values
+    )
 
 
 def _summary(result: dict[str, Any]) -> str:
@@ -215,6 +246,7 @@ async def _bench(stack: Stack, args: argparse.Namespace) -> list[dict[str, Any]]
                 f"; then model {result['model_rate']:.1f} tokens/s per stream, "
                 f"{result['tokens_per_frame']:.2f} tokens/frame, server CPU "
                 f"{result['server_us_per_token']:.0f} us/token\n"
+                f"           p99 by part of the answer: {_by_part(result['parts'])}\n"
                 f"           cpu {result['cpu']}",
                 file=sys.stderr,
                 flush=True,
@@ -239,6 +271,9 @@ def main() -> int:
         "--database", choices=("sqlite", "postgres"), default="sqlite", help="(sqlite)"
     )
     parser.add_argument("--enforce", action="store_true", help="exit 1 if a check fails")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy the server while the streams run (raw stacks)"
+    )
     args = parser.parse_args()
     clock = time.get_clock_info("perf_counter").implementation
     if not sys.platform.startswith("linux") or "CLOCK_MONOTONIC" not in clock:

@@ -16,7 +16,9 @@ from domain.streams.port import StreamBatch
 class _Stream:
     deltas: list[str] = field(default_factory=list)
     finished_at: float | None = None
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # Made only when a reader waits: most appends happen while readers are busy or
+    # pacing their frames, and then cost no allocation and no wake-up.
+    changed: asyncio.Future[None] | None = None
 
 
 class InProcessMessageStreams:
@@ -60,8 +62,6 @@ class InProcessMessageStreams:
             return
         position = max(0, after)
         while True:
-            # Snapshot the event before looking, so an append between look and wait wakes us.
-            changed = stream.changed
             available = len(stream.deltas)
             done = stream.finished_at is not None
             if available > position or done:
@@ -71,11 +71,15 @@ class InProcessMessageStreams:
                 if done:
                     return
                 continue
-            await changed.wait()
+            if stream.changed is None:
+                stream.changed = asyncio.get_running_loop().create_future()
+            # shield: one reader leaving must not cancel the future the others wait on
+            await asyncio.shield(stream.changed)
 
     def _wake(self, stream: _Stream) -> None:
-        stream.changed.set()
-        stream.changed = asyncio.Event()
+        if stream.changed is not None:
+            stream.changed.set_result(None)
+            stream.changed = None
 
     def _evict(self) -> None:
         horizon = time.monotonic() - self.retention_seconds
