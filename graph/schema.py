@@ -28,6 +28,7 @@ from graph.documents.mutations import DocumentMutations
 from graph.documents.queries import DocumentQueries
 from graph.documents.subscriptions import DocumentSubscriptions
 from graph.errors import shape_error
+from graph.execution import RagqlExecutionContext
 from graph.scope import OperationScope
 from graph.users.queries import UserQueries
 from graph.workspaces.mutations import WorkspaceMutations
@@ -108,6 +109,7 @@ def build_schema(
         mutation=Mutation,
         subscription=Subscription,
         hide_suggestions=production,
+        execution_context_class=RagqlExecutionContext,
         config=StrawberryConfig(disable_field_suggestions=production),
         extensions=[
             # Token limit first: it bounds the parser's work on hostile documents.
