@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -42,6 +43,10 @@ UNEXPECTED = "The answer failed unexpectedly; the server log has the details."
 SHUTDOWN = "The server stopped while writing this answer."
 # Interim saves running at once in this process (see ChatGenerator._save_soon).
 SAVES_AT_ONCE = 4
+# Title requests at once in this process: answers that end together (a burst of new
+# sessions) would otherwise start theirs together, and the CPU of the burst delays the
+# tokens of every answer still streaming. A title can wait; a token should not.
+TITLES_AT_ONCE = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,7 @@ class ChatGenerator:
         self.settings = settings
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._saves_running = 0
+        self._titles = asyncio.Semaphore(TITLES_AT_ONCE)
         self._cancelled: set[uuid.UUID] = set()
 
     @property
@@ -140,7 +146,7 @@ class ChatGenerator:
         generation = asyncio.current_task()
         assert generation is not None
         beat = asyncio.create_task(
-            self._keep_alive(request, generation), name=f"heartbeat-{request.message_id}"
+            self._keep_alive(request, generation, answer), name=f"heartbeat-{request.message_id}"
         )
         try:
             await self._generate(request, answer)
@@ -149,23 +155,32 @@ class ChatGenerator:
             # wait() rather than await: a cancellation of this task is never swallowed.
             await asyncio.wait([beat])
 
-    async def _keep_alive(self, request: GenerationRequest, generation: asyncio.Task[Any]) -> None:
-        """Beats at once, then every `heartbeat_every_seconds`. When the message is no
-        longer open (settled FAILED by the recovery job after a long database outage,
-        cancelled from another replica, deleted with its session), the generation stops:
-        nothing it writes would be kept."""
+    async def _keep_alive(
+        self, request: GenerationRequest, generation: asyncio.Task[Any], answer: _Answer
+    ) -> None:
+        """Beats at once, then whenever `heartbeat_every_seconds` have passed since the
+        heartbeat was last renewed: interim saves renew it too, so a streaming answer
+        needs no beats of its own. When the message is no longer open (settled FAILED by
+        the recovery job after a long database outage, cancelled from another replica,
+        deleted with its session), the generation stops: nothing it writes would be kept."""
+        every = self.settings.heartbeat_every_seconds
         while True:
+            due = answer.renewed_at + every - time.monotonic()
+            if due > 0:
+                await asyncio.sleep(due)
+                continue
             try:
                 alive = await self._beat(request.message_id)
             except Exception:
                 logger.warning("heartbeat of %s failed", request.message_id, exc_info=True)
-            else:
-                if not alive:
-                    logger.info("answer %s was settled elsewhere; stopping", request.message_id)
-                    self._cancelled.add(request.message_id)
-                    generation.cancel()
-                    return
-            await asyncio.sleep(self.settings.heartbeat_every_seconds)
+                await asyncio.sleep(every)
+                continue
+            if not alive:
+                logger.info("answer %s was settled elsewhere; stopping", request.message_id)
+                self._cancelled.add(request.message_id)
+                generation.cancel()
+                return
+            answer.renewed_at = time.monotonic()
 
     async def _beat(self, message_id: uuid.UUID) -> bool:
         async with self._sessionmaker.begin() as session:
@@ -256,23 +271,27 @@ class ChatGenerator:
         answer.saved_at = time.monotonic()
         self._saves_running += 1
         answer.saving = asyncio.create_task(
-            self._save(message_id, answer.text), name=f"save-{message_id}"
+            self._save(message_id, answer), name=f"save-{message_id}"
         )
         answer.saving.add_done_callback(self._saved)
 
     def _saved(self, _: asyncio.Task[None]) -> None:
         self._saves_running -= 1
 
-    async def _save(self, message_id: uuid.UUID, text: str) -> None:
+    async def _save(self, message_id: uuid.UUID, answer: _Answer) -> None:
         try:
             async with self._sessionmaker.begin() as session:
-                await session.execute(
+                result = await session.execute(
                     update(ChatMessage)
                     .where(ChatMessage.id == message_id, ChatMessage.status.in_(OPEN))
-                    .values(content=text, heartbeat_at=datetime.now(UTC))
+                    .values(content=answer.text, heartbeat_at=datetime.now(UTC))
                 )
         except Exception:
             logger.warning("could not save answer %s so far", message_id, exc_info=True)
+            return
+        # No row: settled elsewhere. The heartbeat, no longer renewed, finds out and stops.
+        if result.rowcount:  # type: ignore[attr-defined]
+            answer.renewed_at = time.monotonic()
 
     async def _finish(
         self,
@@ -316,7 +335,8 @@ class ChatGenerator:
     async def _title(self, request: GenerationRequest) -> None:
         """A model-written session title, unless the user renamed the session meanwhile."""
         try:
-            title = " ".join((await self._llm.title(request.question)).split())[:200]
+            async with self._titles:
+                title = " ".join((await self._llm.title(request.question)).split())[:200]
         except Exception:
             logger.warning("could not title session %s", request.session_id, exc_info=True)
             return
@@ -342,6 +362,8 @@ class _Answer:
         self.refused = False
         self.saved_at = time.monotonic()
         self.saving: asyncio.Task[None] | None = None
+        # When the message's heartbeat was last written, by a beat or an interim save.
+        self.renewed_at = -math.inf
 
     @property
     def text(self) -> str:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from domain.chat.generation import ChatGenerator, GenerationRequest, GenerationSettings
 from domain.chat.messages import send_message
@@ -25,6 +26,12 @@ from tests.conftest import make_settings
 from tests.domain.jobs.conftest import PATIENCE, Database, add_chat, add_message, message
 
 HEARTBEAT_SECONDS = 0.05
+BEATING = GenerationSettings(default_model="slow", heartbeat_every_seconds=HEARTBEAT_SECONDS)
+# Saves every 20 ms and a heartbeat due 0.5 s after the last renewal: while the answer
+# streams, its saves keep the heartbeat fresh.
+SAVING = GenerationSettings(
+    default_model="chatty", save_every_seconds=0.02, heartbeat_every_seconds=0.5
+)
 # Twenty heartbeats: a live answer never comes near it, an abandoned one passes it.
 STALE = timedelta(seconds=1)
 
@@ -64,6 +71,39 @@ class SlowModel:
         return None
 
 
+class ChattyModel:
+    """Writes a word every 10 ms until `release`."""
+
+    name = "chatty"
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.closed = asyncio.Event()
+
+    async def stream(
+        self,
+        turns: Sequence[ChatTurn],
+        *,
+        context: Sequence[ContextPassage] = (),
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> AsyncGenerator[LLMEvent, None]:
+        try:
+            while not self.release.is_set():
+                yield Delta("word ")
+                await asyncio.sleep(0.01)
+            yield Usage(usage=None, model=model or "chatty")
+        finally:
+            self.closed.set()
+
+    async def title(self, question: str, *, model: str | None = None) -> str:
+        return question
+
+    async def aclose(self) -> None:
+        return None
+
+
 @pytest.fixture
 def db(database: Database) -> Database:
     return database
@@ -79,18 +119,16 @@ async def vectors(tmp_path: Path) -> AsyncIterator[VectorStore]:
 
 
 async def ask(
-    db: Database, model: SlowModel, streams: InProcessMessageStreams, vectors: VectorStore
+    db: Database,
+    model: SlowModel | ChattyModel,
+    streams: InProcessMessageStreams,
+    vectors: VectorStore,
+    settings: GenerationSettings = BEATING,
 ) -> tuple[ChatGenerator, uuid.UUID]:
     def backend(_: Workspace) -> tuple[None, VectorStore]:
         return None, vectors
 
-    generator = ChatGenerator(
-        db.sessionmaker,
-        model,
-        streams,
-        backend,
-        GenerationSettings(default_model="slow", heartbeat_every_seconds=HEARTBEAT_SECONDS),
-    )
+    generator = ChatGenerator(db.sessionmaker, model, streams, backend, settings)
     chat_id = await add_chat(db)
     async with db.sessionmaker.begin() as session:
         exchange = await send_message(
@@ -181,3 +219,65 @@ async def test_an_answer_settled_elsewhere_stops_its_writer(
 
 async def _read(streams: InProcessMessageStreams, message_id: uuid.UUID) -> list[bool]:
     return [batch.done async for batch in streams.read(message_id)]
+
+
+def count_heartbeat_writes(db: Database) -> tuple[list[str], Callable[[], None]]:
+    """Records each UPDATE of chat_messages by its kind: a beat, or a save of the text."""
+    writes: list[str] = []
+
+    def record(_c: object, _cur: object, statement: str, *_: object) -> None:
+        text = " ".join(statement.split()).lower()
+        if text.startswith("update chat_messages set") and "heartbeat_at" in text:
+            writes.append("save" if "content" in text else "beat")
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    return writes, lambda: event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+
+
+async def test_a_streaming_answer_is_kept_alive_by_its_saves_alone(
+    db: Database, vectors: VectorStore
+) -> None:
+    # given an answer streaming a word every 10 ms, saved every 20 ms, heartbeat 0.5 s
+    writes, stop_counting = count_heartbeat_writes(db)
+    model, streams = ChattyModel(), InProcessMessageStreams()
+    try:
+        generator, answer = await ask(db, model, streams, vectors, SAVING)
+
+        # when it streams for three heartbeat intervals
+        await asyncio.sleep(1.5)
+        model.release.set()
+        await asyncio.wait_for(settled(generator, answer), PATIENCE)
+    finally:
+        stop_counting()
+
+    # then only the first heartbeat was a write of its own; the saves renewed it after
+    # (a second beat is tolerated for a save slowed past 0.5 s on a loaded machine; a
+    # heartbeat of its own would have written four)
+    assert writes.count("beat") in (1, 2)
+    assert writes.count("save") >= 10
+    found = await message(db, answer)
+    assert found.status is MessageStatus.COMPLETE and found.heartbeat_at is not None
+    await generator.stop()
+
+
+async def test_a_streaming_answer_settled_elsewhere_stops_its_writer(
+    db: Database, vectors: VectorStore
+) -> None:
+    # given an answer streaming and saving (no beats of its own needed)
+    model, streams = ChattyModel(), InProcessMessageStreams()
+    generator, answer = await ask(db, model, streams, vectors, SAVING)
+    while not (await message(db, answer)).content:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+
+    # when another replica's recovery settles it
+    later = datetime.now(UTC) + STALE * 10
+    assert answer in await fail_abandoned_messages(
+        db.sessionmaker, streams, stale_after=STALE, now=later
+    )
+
+    # then its saves find nothing open, the heartbeat falls due and stops the writer
+    await asyncio.wait_for(model.closed.wait(), PATIENCE)
+    await asyncio.wait_for(settled(generator, answer), PATIENCE)
+    found = await message(db, answer)
+    assert (found.status, found.error) == (MessageStatus.FAILED, WRITER_STOPPED)
+    await generator.stop()
