@@ -68,6 +68,7 @@ from bench.ingestion_throughput import (  # noqa: E402
 from bench.replica_stream_latency import (  # noqa: E402
     cpu_shares,
     delete_redis_keys,
+    log_findings,
     machine_busy_seconds,
     replica_environment,
     require_redis,
@@ -330,6 +331,8 @@ def one_round(count: int, files: list[tuple[str, bytes]], args: argparse.Namespa
             return result
         finally:
             cluster.stop()
+            for line in log_findings(cluster):
+                print(f"  replica log: {line}", file=sys.stderr)
             with contextlib.suppress(Exception):
                 delete_redis_keys(prefix)
 

@@ -155,6 +155,19 @@ def replica_environment(
     return environment
 
 
+def log_findings(cluster: Cluster) -> list[str]:
+    """Warnings, errors and tracebacks in the replicas' logs (LOG_LEVEL=WARNING), counted
+    by their first line."""
+    found: dict[str, int] = {}
+    for replica in cluster.replicas:
+        with contextlib.suppress(OSError):
+            for line in replica.log.read_text(errors="replace").splitlines():
+                if any(word in line for word in ("WARNING", "ERROR", "CRITICAL", "Traceback")):
+                    key = f"{replica.name}: {line.strip()[:160]}"
+                    found[key] = found.get(key, 0) + 1
+    return [f"{key} (x{count})" if count > 1 else key for key, count in found.items()]
+
+
 def start_replicas(cluster: Cluster, names: list[str]) -> list[Replica]:
     """Started together (migrations run once, as the replica tests check)."""
     from concurrent.futures import ThreadPoolExecutor
@@ -303,6 +316,8 @@ def running_replicas() -> Iterator[Replicas]:
         finally:
             if cluster is not None:
                 cluster.stop()
+                for line in log_findings(cluster):
+                    print(f"  replica log: {line}", file=sys.stderr)
             stop_process(fake)
             with contextlib.suppress(Exception):
                 delete_redis_keys(redis_prefix)
