@@ -8,6 +8,8 @@ timeout again would double an already long wait.
 
 from __future__ import annotations
 
+import socket
+
 from openai import APIConnectionError, APIError, APIStatusError, APITimeoutError
 
 from domain.llm.port import LLMError, LLMRejected, LLMUnavailable
@@ -24,7 +26,7 @@ def classify(error: Exception, *, answered: bool) -> tuple[LLMError, bool, float
     """The user-facing error, whether a fresh request may succeed, and Retry-After."""
     if isinstance(error, Stalled):
         return LLMUnavailable("The model stopped responding."), False, None
-    if isinstance(error, APITimeoutError):
+    if isinstance(error, APITimeoutError) and not _refused(error):
         return LLMUnavailable("The model took too long to answer."), True, None
     if isinstance(error, APIConnectionError):
         if answered:
@@ -35,6 +37,17 @@ def classify(error: Exception, *, answered: bool) -> tuple[LLMError, bool, float
     if isinstance(error, APIError):  # an error event inside the stream
         return LLMUnavailable(f"The model service failed: {_detail(error)}"), True, None
     return LLMUnavailable("The model service sent an answer that could not be read."), False, None
+
+
+def _refused(error: BaseException) -> bool:
+    """True when the cause is a refused connection or an unknown host. The SDK's aiohttp
+    transport reports those as a connect *timeout*, which would tell users to wait."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ConnectionError | socket.gaierror):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _classify_status(error: APIStatusError) -> tuple[LLMError, bool, float | None]:

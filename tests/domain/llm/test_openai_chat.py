@@ -337,6 +337,16 @@ async def test_an_unreachable_server_is_unavailable_after_the_retries() -> None:
     await llm.aclose()
 
 
+async def test_an_unknown_host_is_unavailable_not_slow() -> None:
+    # given a host name that never resolves (.invalid is reserved for that)
+    llm = chat("http://ragql-model.invalid/v1")
+
+    # when an answer is streamed, then it fails as unreachable (not as a timeout)
+    with pytest.raises(LLMUnavailable, match="unreachable"):
+        await collect(llm.stream(TURNS))
+    await llm.aclose()
+
+
 async def test_title_asks_for_a_short_non_streamed_answer_and_cleans_it(
     fake: FakeOpenAI, llm: OpenAIChat
 ) -> None:
