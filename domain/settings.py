@@ -126,8 +126,10 @@ class Settings(BaseSettings):
     ingestion_retry_base_seconds: float = Field(default=5.0, ge=0)
     parse_timeout_seconds: float = Field(default=120.0, gt=0)
     parse_memory_limit_bytes: int = Field(default=2 * 1024**3, ge=64 * 1024**2)
-    chunk_tokens: int = Field(default=400, ge=16)
-    chunk_overlap_tokens: int = Field(default=60, ge=0)
+    # In the default embedder's (WordLlama's) tokens; the chunker's own defaults
+    # (domain/ingestion/chunking.py), about 400 and 60 cl100k tokens of English.
+    chunk_tokens: int = Field(default=500, ge=16)
+    chunk_overlap_tokens: int = Field(default=75, ge=0)
     embed_batch_size: int = Field(default=64, ge=1)
     smtp_url: str | None = None
     email_from: str = "ragql <noreply@localhost>"

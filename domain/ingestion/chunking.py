@@ -3,6 +3,15 @@
 semantic-text-splitter cuts at the largest boundary that fits (blank lines, then lines,
 sentences, words) and overlaps neighbours by up to `overlap_tokens`. Sections are never
 merged: each chunk keeps one page and one heading path for its citation.
+
+Tokens are the default embedder's (WordLlama, whose tokenizer is Llama 2's), counted by
+domain/ingestion/tokens.py from the tokenizer file inside the wordllama wheel: offline,
+exact, and cheap. The splitter sizes many overlapping candidates per chunk (about six
+times the text); counted with its built-in tiktoken (cl100k_base), that made chunking as
+slow as embedding (4 MB/s). With units counted once per text and candidates sized from
+running sums, it is three to four times faster (bench/README.md, ingestion). Llama 2
+needs about a quarter more tokens than cl100k for the same English text, so the
+defaults (500 and 75) give passages of the same length as the former 400 and 60.
 """
 
 from __future__ import annotations
@@ -10,10 +19,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from domain.ingestion.section import Section
-from domain.ingestion.tokens import count_tokens, splitter
+from semantic_text_splitter import TextSplitter
 
-__all__ = ["Chunk", "chunk_sections", "count_tokens"]
+from domain.ingestion.section import Section
+from domain.ingestion.tokens import count_tokens, counter
+
+__all__ = [
+    "DEFAULT_CHUNK_TOKENS",
+    "DEFAULT_OVERLAP_TOKENS",
+    "Chunk",
+    "chunk_sections",
+    "count_tokens",
+]
+
+DEFAULT_CHUNK_TOKENS = 500
+DEFAULT_OVERLAP_TOKENS = 75
 
 # The splitter slows down on very long inputs; cutting a long section at paragraph
 # breaks into blocks of about this many characters first is faster and gives the same
@@ -31,16 +51,22 @@ class Chunk:
 
 
 def chunk_sections(
-    sections: Iterable[Section], *, max_tokens: int = 400, overlap_tokens: int = 60
+    sections: Iterable[Section],
+    *,
+    max_tokens: int = DEFAULT_CHUNK_TOKENS,
+    overlap_tokens: int = DEFAULT_OVERLAP_TOKENS,
 ) -> list[Chunk]:
     if max_tokens < 1:
         raise ValueError("max_tokens must be at least 1")
     if not 0 <= overlap_tokens < max_tokens:
         raise ValueError("overlap_tokens must be at least 0 and less than max_tokens")
-    cutter = splitter(max_tokens, overlap_tokens)
+    tokens = counter()
     chunks: list[Chunk] = []
     for section in sections:
         for block in _blocks(section.text):
+            cutter = TextSplitter.from_callback(
+                tokens.sizer(block), max_tokens, overlap=overlap_tokens
+            )
             for text in cutter.chunks(block):
                 if text.strip():
                     chunks.append(Chunk(text, len(chunks), section.page, section.heading_path))

@@ -6,15 +6,26 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from tokenizers import Tokenizer
 
-from domain.ingestion.chunking import Chunk, chunk_sections, count_tokens
+from domain.embeddings import wordllama
+from domain.ingestion.chunking import (
+    DEFAULT_CHUNK_TOKENS,
+    DEFAULT_OVERLAP_TOKENS,
+    Chunk,
+    chunk_sections,
+    count_tokens,
+)
 from domain.ingestion.section import Section
+from domain.ingestion.tokens import TOKENIZER_CONFIG, counter, tokenizer_path
+from domain.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -49,17 +60,18 @@ def test_chunks_respect_the_token_budget() -> None:
 
 
 def test_neighbours_overlap_by_whole_sentences_within_the_overlap_budget() -> None:
-    # given one long paragraph (so chunks are cut between sentences)
+    # given one long paragraph (so chunks are cut between sentences) of sentences of at
+    # most 27 tokens
     section = Section(text=paragraphs(40).replace("\n\n", " "))
-    # when chunked at 100 tokens with 20 of overlap
-    chunks = chunk_sections([section], max_tokens=100, overlap_tokens=20)
-    # then each chunk starts with the end of the previous one, at most 20 tokens of it
+    # when chunked at 125 tokens with 30 of overlap
+    chunks = chunk_sections([section], max_tokens=125, overlap_tokens=30)
+    # then each chunk starts with the end of the previous one, at most 30 tokens of it
     shared = [_overlap(left.text, right.text) for left, right in itertools.pairwise(chunks)]
     assert all(words > 0 for words in shared)
     for left, words in zip(chunks, shared, strict=False):
         repeated = " ".join(left.text.split()[-words:])
         assert repeated[0].isupper() and repeated.endswith(".")  # whole sentences
-        assert count_tokens(repeated) <= 20
+        assert count_tokens(repeated) <= 30
 
 
 def test_short_paragraphs_are_repeated_whole_as_overlap() -> None:
@@ -134,20 +146,80 @@ def test_impossible_sizes_are_rejected(max_tokens: int, overlap: int) -> None:
     [
         ("", 0),
         ("   ", 0),
-        ("Hello world.", 3),  # "Hello", " world", "."
+        ("Hello world.", 3),  # "▁Hello", "▁world", "."
         ("  Hello world.  ", 3),  # trimmed, as chunks are
-        ("The quick brown fox jumps over the lazy dog.", 10),
-        ("internationalization", 2),  # cl100k: "international" + "ization"
+        ("The quick brown fox jumps over the lazy dog.", 12),  # "▁fo" "x", "▁j" "umps"
+        ("internationalization", 2),  # "▁international" + "ization"
+        ("東京", 3),  # "▁", "東", "京"
     ],
 )
-def test_count_tokens_uses_the_cl100k_encoding(text: str, tokens: int) -> None:
+def test_count_tokens_counts_in_the_embedders_llama_tokens(text: str, tokens: int) -> None:
     assert count_tokens(text) == tokens
 
 
 def test_count_tokens_of_a_long_text_is_additive_over_repeats() -> None:
     sentence = "The quick brown fox jumps over the lazy dog."
-    # each repeat adds " The quick ... dog." = 10 tokens
-    assert count_tokens(" ".join([sentence] * 200)) == 2000
+    # each repeat adds " The quick ... dog." = 12 tokens
+    assert count_tokens(" ".join([sentence] * 200)) == 2400
+
+
+def test_the_embedders_tokenizer_is_the_one_counted() -> None:
+    assert TOKENIZER_CONFIG == wordllama.DEFAULT_CONFIG
+    assert tokenizer_path().is_file()
+
+
+def test_no_vocabulary_piece_spans_a_newline_or_the_start_of_a_space_run() -> None:
+    # Counting unit by unit is exact only because BPE never joins across these points.
+    vocabulary = Tokenizer.from_file(str(tokenizer_path())).get_vocab()
+    assert len(vocabulary) == 32_000
+    assert not [piece for piece in vocabulary if "\n" in piece]
+    assert not [piece for piece in vocabulary if re.search("[^▁]▁", piece)]
+
+
+# Spaces in runs, newlines, tabs, carriage returns, a literal "▁", non-breaking spaces,
+# accents, CJK (some characters only as bytes), emoji, digits, long runs without spaces.
+PIECES = (
+    "a", "bc", "XYZ", " ", "  ", "\n", "\n\n", "\t", "\r\n", ".", ",", "!?", "'s", "-", "_",
+    "0", "1234", "▁", "\u00a0", "\u3000", "e\u0301", "Ünïcödé", "ﬁ", "東京", "晴れです。",
+    "😀", "internationalization", "http://x.y/z?q=1&r=2", "a" * 80, "東京都の天気" * 15,
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_counts_of_any_piece_of_a_text_are_the_tokenizers_own(seed: int) -> None:
+    tokenizer = Tokenizer.from_file(str(tokenizer_path()))
+    rng = random.Random(seed)  # noqa: S311 - reproducible test text, not secrets
+    for _ in range(40):
+        # given a text of awkward pieces
+        text = "".join(rng.choice(PIECES) for _ in range(rng.randint(1, 300)))
+        size = counter().sizer(text)
+        # when the whole text and pieces of it (as the splitter asks) are counted
+        pieces = [text]
+        for _ in range(30):
+            start = rng.randrange(len(text))
+            pieces.append(text[start : rng.randrange(start, len(text) + 1)])
+        # then each count is what the tokenizer encodes, without special tokens
+        for piece in pieces:
+            expected = len(tokenizer.encode(piece, add_special_tokens=False))
+            assert size(piece) == counter().count(piece) == expected, piece
+
+
+def test_chunks_fit_the_budget_in_the_embedders_tokens() -> None:
+    tokenizer = Tokenizer.from_file(str(tokenizer_path()))
+    # given mixed text: paragraphs, runs of spaces, CJK without spaces
+    text = paragraphs(60).replace(". ", ".  ", 50) + "\n\n" + "東京都の天気は晴れです。" * 120
+    # when chunked with the defaults
+    chunks = chunk_sections([Section(text=text)])
+    # then every chunk holds at most 500 of the tokenizer's own tokens
+    sizes = [len(tokenizer.encode(chunk.text, add_special_tokens=False)) for chunk in chunks]
+    assert len(chunks) > 3
+    assert max(sizes) <= DEFAULT_CHUNK_TOKENS == 500
+
+
+def test_the_settings_default_to_the_chunkers_own_sizes() -> None:
+    settings = Settings(_env_file=None)
+    assert settings.chunk_tokens == DEFAULT_CHUNK_TOKENS
+    assert settings.chunk_overlap_tokens == DEFAULT_OVERLAP_TOKENS == 75
 
 
 def _overlap(left: str, right: str) -> int:
@@ -178,7 +250,7 @@ def test_chunking_works_without_network_or_caches(tmp_path: Path) -> None:
         "PYTHONPATH": str(ROOT),
         "HOME": str(empty_home),
         "XDG_CACHE_HOME": str(empty_home / ".cache"),
-        "TIKTOKEN_CACHE_DIR": str(empty_home / "tiktoken"),
+        "HF_HUB_OFFLINE": "1",
         "HTTP_PROXY": "http://127.0.0.1:9",
         "HTTPS_PROXY": "http://127.0.0.1:9",
     }
