@@ -95,6 +95,7 @@ class Round:
     # "b" (with their parsing children), postgres, redis, "clients" (this process), machine
     cpu: dict[str, float]
     problems: list[str] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)  # warnings and errors the replicas logged
 
 
 # --------------------------------------------------------------------------- the client
@@ -318,6 +319,7 @@ def one_round(count: int, files: list[tuple[str, bytes]], args: argparse.Namespa
         cluster = Cluster(
             replica_environment(data_dir, database_url, prefix, NO_MODEL, **extra), logs
         )
+        result: Round | None = None
         try:
             replicas = start_replicas(cluster, NAMES[:count])
             result, workspace, documents = asyncio.run(drive(replicas, files, args))
@@ -328,13 +330,16 @@ def one_round(count: int, files: list[tuple[str, bytes]], args: argparse.Namespa
                 for replica in replicas:
                     tail = replica.log.read_text(errors="replace")[-2000:]
                     print(f"  --- {replica.name}'s log, the end:\n{tail}", file=sys.stderr)
-            return result
         finally:
             cluster.stop()
-            for line in log_findings(cluster):
-                print(f"  replica log: {line}", file=sys.stderr)
+            findings = log_findings(cluster)
+            if result is None:  # failed: now, since there will be no round to print them with
+                for line in findings:
+                    print(f"  replica log: {line}", file=sys.stderr)
             with contextlib.suppress(Exception):
                 delete_redis_keys(prefix)
+        result.log = findings
+        return result
 
 
 # --------------------------------------------------------------------------- report
@@ -396,6 +401,8 @@ def main() -> int:
             file=sys.stderr,
             flush=True,
         )
+        for line in result.log:
+            print(f"    replica log: {line}", file=sys.stderr)
 
     rate = {
         count: statistics.median(mb / r.seconds for r in results if r.replicas == count)
