@@ -25,7 +25,7 @@ import re
 import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import accumulate, pairwise
 from pathlib import Path
 
@@ -60,12 +60,15 @@ class TokenCounter:
         self._tokenizer = tokenizer
         self._memo: dict[str, int] = {"\n": 1}
         self._lock = threading.Lock()
-        # Characters seen side by side in some vocabulary piece, as they may appear in
-        # the text (spaces become `▁` before BPE).
+
+    @cached_property
+    def _pairs(self) -> frozenset[str]:
+        """Characters side by side in some vocabulary piece, as they may appear in the
+        text (spaces become `▁` before BPE); only long units need them."""
         same = {"▁": "▁ ", " ": "▁ "}
-        self._pairs = frozenset(
+        return frozenset(
             left + right
-            for piece in tokenizer.get_vocab()
+            for piece in self._tokenizer.get_vocab()
             for first, second in pairwise(piece)
             for left in same.get(first, first)
             for right in same.get(second, second)
