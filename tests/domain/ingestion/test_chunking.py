@@ -164,14 +164,17 @@ def test_count_tokens_of_a_long_text_is_additive_over_repeats() -> None:
 
 
 def test_the_embedders_tokenizer_is_the_one_counted() -> None:
+    # then the counter reads the tokenizer of WordLlama's default configuration, on disk
     assert TOKENIZER_CONFIG == wordllama.DEFAULT_CONFIG
     assert tokenizer_path().is_file()
 
 
 def test_no_vocabulary_piece_spans_a_newline_or_the_start_of_a_space_run() -> None:
     # Counting unit by unit is exact only because BPE never joins across these points.
+    # given the shipped tokenizer's vocabulary
     vocabulary = Tokenizer.from_file(str(tokenizer_path())).get_vocab()
     assert len(vocabulary) == 32_000
+    # then no piece holds a newline, or a space after anything but a space
     assert not [piece for piece in vocabulary if "\n" in piece]
     assert not [piece for piece in vocabulary if re.search("[^▁]▁", piece)]
 
@@ -217,7 +220,9 @@ def test_chunks_fit_the_budget_in_the_embedders_tokens() -> None:
 
 
 def test_the_settings_default_to_the_chunkers_own_sizes() -> None:
+    # given settings with nothing set
     settings = Settings(_env_file=None)
+    # then passages are sized as the chunker sizes them by default
     assert settings.chunk_tokens == DEFAULT_CHUNK_TOKENS
     assert settings.chunk_overlap_tokens == DEFAULT_OVERLAP_TOKENS == 75
 
