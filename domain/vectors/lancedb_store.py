@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -51,6 +52,10 @@ def chunk_schema(dimension: int, embedder_name: str) -> pa.Schema:
         ],
         metadata={"embedder": embedder_name, "dimension": str(dimension)},
     )
+
+
+# Tries at creating the indexes of a new table that other writers are creating too.
+INDEX_ATTEMPTS = 5
 
 
 class LanceDBStore:
@@ -171,6 +176,24 @@ class LanceDBStore:
             )
 
     def _ensure_indexes(self, table: Any) -> None:
+        # Replicas starting together on a new table race to create the same indexes, and
+        # Lance refuses the losers ("Retryable commit conflict", or "already exists" when
+        # the winner committed after the loser looked): look again at what exists and
+        # create what is still missing.
+        for attempt in range(1, INDEX_ATTEMPTS + 1):
+            try:
+                self._create_missing_indexes(table)
+                return
+            except Exception as error:  # lance raises a plain RuntimeError
+                message = str(error).lower()
+                raced = "commit conflict" in message or "already exists" in message
+                if attempt == INDEX_ATTEMPTS or not raced:
+                    raise
+                logger.info("index creation raced another writer; looking again (%s)", error)
+                time.sleep(0.05 * attempt)
+                table.checkout_latest()
+
+    def _create_missing_indexes(self, table: Any) -> None:
         present = {tuple(index.columns) for index in table.list_indices()}
         if ("text",) not in present:
             # Native (Lance) BM25 index; stemmed, lower-cased, English stop words removed.

@@ -4,7 +4,9 @@ cross-process visibility, persistence."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -152,3 +154,24 @@ def test_defaults_read_other_writers_at_once_and_keep_an_hour_of_versions(tmp_pa
     store = LanceDBStore(tmp_path, dimension=DIMENSION, embedder_name="t")
     assert store._consistency == timedelta(0)
     assert store._retention == timedelta(hours=1)
+
+
+def test_stores_opening_a_new_table_at_once_all_come_up(tmp_path: Path) -> None:
+    # given four stores (replicas starting together) on one empty directory, five times
+    for attempt in range(5):
+        path = tmp_path / f"attempt-{attempt}"
+        stores = [LanceDBStore(path, dimension=DIMENSION, embedder_name="test") for _ in range(4)]
+        start = threading.Barrier(len(stores))
+
+        def first_count(store: LanceDBStore, start: threading.Barrier = start) -> int:
+            start.wait()
+            return asyncio.run(store.count(uuid.uuid4()))
+
+        # when they open the table and create its indexes at the same moment
+        with ThreadPoolExecutor(len(stores)) as pool:
+            counts = list(pool.map(first_count, stores))
+
+        # then every one of them answers (a lost race to create an index is retried)
+        assert counts == [0, 0, 0, 0]
+        present = {tuple(index.columns) for index in open_table(path, stores[0]).list_indices()}
+        assert ("text",) in present
