@@ -807,11 +807,14 @@ async def orchestrate(args: argparse.Namespace, tmp: Path) -> int:
         pipeline_cpu, alone_cpu = statistics.median(server_cpu), statistics.median(embed_cpu)
         work = pipeline_cpu / alone_cpu
         cpus = os.cpu_count() or 1
+        # The embedder alone may keep more than one CPU busy (its tokenizer encodes a batch
+        # on several threads); the pipeline has `cpus` for `work` times as much.
+        alone_busy = alone_cpu / embed_seconds
         print(
             f"  CPU time  pipeline {pipeline_cpu:.2f} s (server and parsing children), embedder "
             f"alone {alone_cpu:.2f} s: the pipeline does {work:.2f}x the embedder's work, so on "
-            f"{cpus} CPUs the ratio is at most ~{min(1.0, cpus / work):.2f}x while the embedder "
-            f"alone keeps one CPU busy (it kept {alone_cpu / embed_seconds:.1f} busy here)"
+            f"{cpus} CPUs, with the embedder alone keeping {alone_busy:.1f} busy, the ratio is at most "
+            f"~{min(1.0, cpus / (work * alone_busy)):.2f}x"
         )
     spans = all_spans[0]
     if spans:
