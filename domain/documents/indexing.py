@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from domain.embeddings.port import Embedder
 from domain.files.port import FileStore
-from domain.ingestion.chunking import Chunk
+from domain.ingestion.chunking import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS, Chunk
 from domain.ingestion.errors import ParseError
 from domain.ingestion.isolation import parse_and_chunk_in_subprocess
 from domain.vectors.port import ChunkRecord, VectorStore
@@ -26,8 +26,8 @@ class IngestionLimits:
     retry_base_seconds: float = 5.0
     parse_timeout_seconds: float = 120.0
     parse_memory_limit_bytes: int | None = 2 * 1024**3
-    chunk_tokens: int = 400
-    chunk_overlap_tokens: int = 60
+    chunk_tokens: int = DEFAULT_CHUNK_TOKENS
+    chunk_overlap_tokens: int = DEFAULT_OVERLAP_TOKENS
     embed_batch_size: int = 64
 
 
