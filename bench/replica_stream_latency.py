@@ -75,11 +75,13 @@ from bench.stream_efficiency import (  # noqa: E402
     Api,
     Reading,
     Stack,
+    add_paced_stream_arguments,
     bench_tokens,
     check_answer,
     database,
     follow,
     graphql_socket,
+    machine_wide_clock,
     percentile,
     run,
     subscribe,
@@ -477,19 +479,11 @@ async def _bench(replicas: Replicas, args: argparse.Namespace) -> list[dict[str,
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--streams", type=int, default=50, help="concurrent streams (50)")
-    parser.add_argument("--rate", type=float, default=50.0, help="tokens/s per stream (50)")
-    parser.add_argument("--tokens", type=int, default=200, help="tokens per answer (200)")
+    add_paced_stream_arguments(parser, streams=50, tokens=200, stagger=1.0)
     parser.add_argument("--rounds", type=int, default=6, help="ABBA rounds (6)")
-    parser.add_argument(
-        "--stagger", type=float, default=1.0, help="questions spread over this long (1.0 s)"
-    )
-    parser.add_argument(
-        "--settle", type=float, default=1.0, help="pause between set-up and release (1.0 s)"
-    )
     args = parser.parse_args()
-    clock = time.get_clock_info("perf_counter").implementation
-    if not sys.platform.startswith("linux") or "CLOCK_MONOTONIC" not in clock:
+    clock = machine_wide_clock()
+    if clock is not None:
         print(f"replica_stream_latency: needs one machine-wide clock; perf_counter is {clock}")
         return 2
 

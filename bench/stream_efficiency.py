@@ -123,6 +123,35 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return uvloop.run(coroutine)
 
 
+def add_paced_stream_arguments(
+    parser: argparse.ArgumentParser, *, streams: int, tokens: int, stagger: float
+) -> None:
+    """The options of the benchmarks that stream answers at a model's pace."""
+    parser.add_argument(
+        "--streams", type=int, default=streams, help=f"concurrent streams ({streams})"
+    )
+    parser.add_argument("--rate", type=float, default=50.0, help="tokens/s per stream (50)")
+    parser.add_argument("--tokens", type=int, default=tokens, help=f"tokens per answer ({tokens})")
+    parser.add_argument(
+        "--stagger",
+        type=float,
+        default=stagger,
+        help=f"questions spread over this long ({stagger} s)",
+    )
+    parser.add_argument(
+        "--settle", type=float, default=1.0, help="pause between set-up and release (1.0 s)"
+    )
+
+
+def machine_wide_clock() -> str | None:
+    """None when perf_counter reads one clock for every process (CLOCK_MONOTONIC on
+    Linux), so times read in two processes can be subtracted; else what it reads."""
+    clock = time.get_clock_info("perf_counter").implementation
+    if sys.platform.startswith("linux") and "CLOCK_MONOTONIC" in clock:
+        return None
+    return clock
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]

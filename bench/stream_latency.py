@@ -62,11 +62,13 @@ from bench.stream_efficiency import (  # noqa: E402
     Api,
     Reading,
     Stack,
+    add_paced_stream_arguments,
     bench_tokens,
     check_answer,
     cpu_report,
     follow,
     graphql_socket,
+    machine_wide_clock,
     percentile,
     run,
     running_stack,
@@ -258,15 +260,7 @@ async def _bench(stack: Stack, args: argparse.Namespace) -> list[dict[str, Any]]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--streams", type=int, default=200, help="concurrent streams (200)")
-    parser.add_argument("--rate", type=float, default=50.0, help="tokens/s per stream (50)")
-    parser.add_argument("--tokens", type=int, default=400, help="tokens per answer (400)")
-    parser.add_argument(
-        "--stagger", type=float, default=2.0, help="questions spread over this long (2.0 s)"
-    )
-    parser.add_argument(
-        "--settle", type=float, default=1.0, help="pause between set-up and release (1.0 s)"
-    )
+    add_paced_stream_arguments(parser, streams=200, tokens=400, stagger=2.0)
     parser.add_argument(
         "--database", choices=("sqlite", "postgres"), default="sqlite", help="(sqlite)"
     )
@@ -275,8 +269,8 @@ def main() -> int:
         "--profile", type=Path, help="py-spy the server while the streams run (raw stacks)"
     )
     args = parser.parse_args()
-    clock = time.get_clock_info("perf_counter").implementation
-    if not sys.platform.startswith("linux") or "CLOCK_MONOTONIC" not in clock:
+    clock = machine_wide_clock()
+    if clock is not None:
         print(f"stream_latency: needs one machine-wide clock; perf_counter is {clock}")
         return 2
 
