@@ -6,11 +6,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from domain.embeddings.port import Embedder
+from domain.embeddings.port import Embedder, TokenIdEmbedder
 from domain.files.port import FileStore
 from domain.ingestion.chunking import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS, Chunk
 from domain.ingestion.errors import ParseError
 from domain.ingestion.isolation import parse_and_chunk_in_subprocess
+from domain.ingestion.tokens import TOKENIZER_CONFIG
 from domain.vectors.port import ChunkRecord, VectorStore
 
 # Rows per vector-store write. A write has a fixed cost (LanceDB: a merge against the
@@ -50,6 +51,13 @@ async def index_document(
     """Returns the number of chunks written. Parsing and chunking run in a child
     process (they hold the GIL for long stretches, which the event loop and the
     embedding threads need), so the event loop is never held up by a large file."""
+    # An embedder sharing the chunker's tokenizer takes the chunks' token ids: the text
+    # is tokenized once, in the parsing child, where it had to be counted anyway.
+    by_ids = (
+        embedder
+        if isinstance(embedder, TokenIdEmbedder) and embedder.tokenizer_config == TOKENIZER_CONFIG
+        else None
+    )
     chunks = await parse_and_chunk_in_subprocess(
         files.local_path(document.storage_key),
         document.media_type,
@@ -57,6 +65,7 @@ async def index_document(
         memory_limit_bytes=limits.parse_memory_limit_bytes,
         max_tokens=limits.chunk_tokens,
         overlap_tokens=limits.chunk_overlap_tokens,
+        token_ids=by_ids is not None,
     )
     if not chunks:
         raise ParseError("The file has no text.")
@@ -69,7 +78,10 @@ async def index_document(
     pending: list[ChunkRecord] = []
     for start in range(0, len(chunks), size):
         batch = chunks[start : start + size]
-        embedded = await embedder.embed([chunk.text for chunk in batch])
+        if by_ids is not None:
+            embedded = await by_ids.embed_token_ids([chunk.token_ids for chunk in batch])
+        else:
+            embedded = await embedder.embed([chunk.text for chunk in batch])
         pending.extend(_records(document, batch, embedded))
         if len(pending) >= WRITE_ROWS:
             await vectors.add(pending)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -41,3 +41,14 @@ class Embedder(Protocol):
     def dimension(self) -> int: ...
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class TokenIdEmbedder(Protocol):
+    """An embedder that also takes texts as token ids of the tokenizer it names, so a
+    text the chunker has already tokenized is not tokenized again (ingestion)."""
+
+    @property
+    def tokenizer_config(self) -> str: ...
+
+    async def embed_token_ids(self, token_ids: Sequence[bytes]) -> np.ndarray: ...

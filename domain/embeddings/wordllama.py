@@ -107,17 +107,36 @@ class WordLlamaEmbedder:
             out[start : start + len(batch)] = self._mean_vectors(batch)
         return unit_rows(out, self._dimension)
 
+    @property
+    def tokenizer_config(self) -> str:
+        """Whose tokens `embed_token_ids` takes (domain/ingestion/tokens.py counts in them)."""
+        return self._config
+
+    async def embed_token_ids(self, token_ids: Sequence[bytes]) -> np.ndarray:
+        """`embed` for texts already tokenized: each item the unsigned 16-bit ids of one
+        text (domain/ingestion/tokens.py), giving exactly the rows `embed` gives."""
+        if not token_ids:
+            return empty(self._dimension)
+        return await asyncio.to_thread(self.embed_token_ids_sync, list(token_ids))
+
+    def embed_token_ids_sync(self, token_ids: list[bytes]) -> np.ndarray:
+        self.load()
+        ids = [np.frombuffer(raw, dtype=np.uint16) for raw in token_ids]
+        return unit_rows(self._sums(ids), self._dimension)
+
     def _mean_vectors(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
+        return self._sums([np.asarray(encoding.ids, dtype=np.int64) for encoding in encodings])
+
+    def _sums(self, texts_ids: list[np.ndarray]) -> np.ndarray:
         matrix = self._matrix
         assert matrix is not None
-        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
-        sums = np.empty((len(texts), self._dimension), dtype=np.float32)
+        sums = np.empty((len(texts_ids), self._dimension), dtype=np.float32)
         last_id = matrix.shape[0] - 1
-        for row, encoding in enumerate(encodings):
-            ids = np.asarray(encoding.ids, dtype=np.int64)
-            if ids.size == 0:
+        for row, text_ids in enumerate(texts_ids):
+            if text_ids.size == 0:
                 raise EmbeddingRejected(f"Text {row} has no tokens to embed.")
-            np.clip(ids, 0, last_id, out=ids)
+            ids = np.clip(text_ids, 0, last_id)
             # Gathered in blocks: memory stays bounded however long one text is.
             sums[row] = sum(
                 (

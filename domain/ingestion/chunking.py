@@ -17,7 +17,7 @@ defaults (500 and 75) give passages of the same length as the former 400 and 60.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from semantic_text_splitter import TextSplitter
 
@@ -30,6 +30,7 @@ __all__ = [
     "Chunk",
     "chunk_sections",
     "count_tokens",
+    "with_token_ids",
 ]
 
 DEFAULT_CHUNK_TOKENS = 500
@@ -48,6 +49,9 @@ class Chunk:
     ordinal: int  # 0..n-1 across the whole document, in reading order
     page: int | None
     heading_path: tuple[str, ...]
+    # The text's token ids in the chunker's tokenizer (unsigned 16-bit, native order),
+    # when asked for: the embedder that shares the tokenizer need not tokenize again.
+    token_ids: bytes = b""
 
 
 def chunk_sections(
@@ -86,3 +90,9 @@ def _blocks(text: str) -> Iterator[str]:
         yield text[start:cut]
         start = cut + len(_PARAGRAPH_BREAK)
     yield text[start:]
+
+
+def with_token_ids(chunks: list[Chunk]) -> list[Chunk]:
+    """The chunks with their token ids, from the units the chunker has already encoded."""
+    tokens = counter()
+    return [replace(chunk, token_ids=tokens.ids(chunk.text).tobytes()) for chunk in chunks]

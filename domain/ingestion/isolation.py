@@ -108,13 +108,17 @@ class _Worker:
         return protocol.parse_response(await self._receive())
 
     async def parse_chunks(
-        self, path: Path, media_type: str, limits: ParseLimits, chunking: tuple[int, int]
+        self,
+        path: Path,
+        media_type: str,
+        limits: ParseLimits,
+        chunking: tuple[int, int],
+        token_ids: bool,
     ) -> list[Chunk]:
         assert self.process.stdin is not None
         self.calls += 1
-        self.process.stdin.write(
-            protocol.frame(protocol.request(path, media_type, limits, chunking))
-        )
+        request = protocol.request(path, media_type, limits, chunking, token_ids=token_ids)
+        self.process.stdin.write(protocol.frame(request))
         await self.process.stdin.drain()
         chunks: list[Chunk] = []
         more = True
@@ -183,13 +187,15 @@ class ParserPool:
         timeout_seconds: float,
         max_tokens: int,
         overlap_tokens: int,
+        token_ids: bool = False,
         limits: ParseLimits = DEFAULT_LIMITS,
     ) -> list[Chunk]:
         """`parse_file` then `chunk_sections`, both in a child process, under the same
-        time and memory bounds as `parse`."""
+        time and memory bounds as `parse`; with `token_ids`, each chunk carries its ids
+        in the chunker's tokenizer."""
         chunking = (max_tokens, overlap_tokens)
         return await self._run(
-            lambda worker: worker.parse_chunks(path, media_type, limits, chunking),
+            lambda worker: worker.parse_chunks(path, media_type, limits, chunking, token_ids),
             path,
             media_type,
             timeout_seconds,
@@ -303,10 +309,12 @@ async def parse_and_chunk_in_subprocess(
     memory_limit_bytes: int | None,
     max_tokens: int,
     overlap_tokens: int,
+    token_ids: bool = False,
     limits: ParseLimits = DEFAULT_LIMITS,
 ) -> list[Chunk]:
     """`parse_file` and `chunk_sections` in a pooled child process, bounded in time and
-    address space; the chunks come back a frame at a time."""
+    address space; the chunks come back a frame at a time, with their token ids in the
+    chunker's tokenizer when `token_ids`."""
     pool = _pools.get(memory_limit_bytes)
     if pool is None:
         pool = _pools[memory_limit_bytes] = ParserPool(memory_limit_bytes=memory_limit_bytes)
@@ -316,6 +324,7 @@ async def parse_and_chunk_in_subprocess(
         timeout_seconds=timeout_seconds,
         max_tokens=max_tokens,
         overlap_tokens=overlap_tokens,
+        token_ids=token_ids,
         limits=limits,
     )
 

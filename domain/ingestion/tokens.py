@@ -16,6 +16,10 @@ That is what makes the chunker cheap: it asks for the size of many overlapping c
 chunks of one text. `TokenCounter.sizer(text)` counts the units of the whole text once,
 then answers for any piece of it from running sums, encoding only the partial units at
 its two ends.
+
+By the same argument a text's token ids are its units' ids one after the other:
+`TokenCounter.ids` gives the chunks' ids to the embedder, which then need not tokenize
+the text a second time (tokenizing is most of WordLlama's work).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import threading
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from functools import cached_property, lru_cache
@@ -59,7 +64,13 @@ class TokenCounter:
     def __init__(self, tokenizer: Tokenizer) -> None:
         self._tokenizer = tokenizer
         self._memo: dict[str, int] = {"\n": 1}
+        self._id_memo: dict[str, tuple[int, ...]] = {}
         self._lock = threading.Lock()
+        # What `_encoded` takes off the front of every unit's encoding: the `▁` the
+        # tokenizer puts before a whole text, and the newline standing before the unit.
+        self._lead = tuple(tokenizer.encode("\n", add_special_tokens=False).ids)
+        if len(self._lead) != 2 or tokenizer.get_vocab_size() > 1 << 16:
+            raise RuntimeError("this tokenizer does not split as domain/ingestion/tokens.py needs")
 
     @cached_property
     def _pairs(self) -> frozenset[str]:
@@ -83,6 +94,19 @@ class TokenCounter:
         # The first unit is counted as if a space stood before it: the tokenizer puts
         # a `▁` in front of a whole text, as it does in front of a unit after a space.
         return self._unit(" " + units[0]) + sum(counts) - counts[0]
+
+    def ids(self, text: str) -> array[int]:
+        """The token ids of `text`, exactly as the tokenizer encodes it (no special
+        tokens): its units' ids, the first as if a space stood before it (see `count`).
+        Unsigned 16-bit: the vocabulary has 32,000 pieces."""
+        units = self._units(text)
+        out: array[int] = array("H")
+        if not units:
+            return out
+        out.extend(self._unit_ids(" " + units[0]))
+        for unit in units[1:]:
+            out.extend(self._unit_ids(unit))
+        return out
 
     def sizer(self, text: str) -> Callable[[str], int]:
         """`count` for pieces of `text`, in O(log n) apart from the two partial units
@@ -156,6 +180,21 @@ class TokenCounter:
             known = self._encoded(unit)
             if len(unit) <= _LONG_UNIT:
                 self._memo[unit] = known
+        return known
+
+    def _unit_ids(self, unit: str) -> tuple[int, ...]:
+        """A unit's ids where it follows other text (not at the start)."""
+        known = self._id_memo.get(unit)
+        if known is None:
+            encoded = self._tokenizer.encode("\n" + unit, add_special_tokens=False).ids
+            if tuple(encoded[:2]) != self._lead:
+                raise RuntimeError(f"unexpected encoding of a unit: {unit!r}")
+            known = tuple(encoded[2:])
+            if len(unit) <= _LONG_UNIT:
+                with self._lock:
+                    if len(self._id_memo) >= _MEMO_LIMIT:
+                        self._id_memo.clear()
+                    self._id_memo[unit] = known
         return known
 
     def _encoded(self, unit: str) -> int:

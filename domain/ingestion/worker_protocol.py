@@ -6,6 +6,7 @@ anything the child wrote.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import struct
@@ -48,10 +49,16 @@ def read_frame(stream: BinaryIO) -> Any | None:
 
 
 def request(
-    path: Path, media_type: str, limits: ParseLimits, chunking: tuple[int, int] | None = None
+    path: Path,
+    media_type: str,
+    limits: ParseLimits,
+    chunking: tuple[int, int] | None = None,
+    *,
+    token_ids: bool = False,
 ) -> dict[str, object]:
     """A parse request; with `chunking` (max tokens, overlap tokens) the child also
-    chunks the sections and answers with chunk frames (see `chunk_frames`)."""
+    chunks the sections and answers with chunk frames (see `chunk_frames`), with each
+    chunk's token ids when `token_ids`."""
     message: dict[str, object] = {
         "path": str(path),
         "media_type": media_type,
@@ -59,6 +66,8 @@ def request(
     }
     if chunking is not None:
         message["chunking"] = list(chunking)
+        if token_ids:
+            message["token_ids"] = True
     return message
 
 
@@ -75,6 +84,10 @@ def chunking_of(message: dict[str, Any]) -> tuple[int, int] | None:
     return int(max_tokens), int(overlap_tokens)
 
 
+def wants_token_ids(message: dict[str, Any]) -> bool:
+    return message.get("token_ids") is True
+
+
 def chunk_frames(chunks: list[Chunk]) -> list[dict[str, object]]:
     """The reply to a chunking request: frames of about CHUNK_FRAME_CHARS of text, the
     last one marked `"more": false` (a file without chunks is one empty frame)."""
@@ -82,7 +95,10 @@ def chunk_frames(chunks: list[Chunk]) -> list[dict[str, object]]:
     current: list[list[object]] = []
     size = 0
     for chunk in chunks:
-        current.append([chunk.text, chunk.ordinal, chunk.page, list(chunk.heading_path)])
+        row: list[object] = [chunk.text, chunk.ordinal, chunk.page, list(chunk.heading_path)]
+        if chunk.token_ids:
+            row.append(base64.b64encode(chunk.token_ids).decode("ascii"))
+        current.append(row)
         size += len(chunk.text)
         if size >= CHUNK_FRAME_CHARS:
             frames.append({"chunks": current, "more": True})
@@ -101,10 +117,21 @@ def parse_chunk_frame(message: dict[str, Any]) -> tuple[list[Chunk], bool]:
             ordinal=int(ordinal),
             page=None if page is None else int(page),
             heading_path=tuple(str(title) for title in headings),
+            token_ids=_token_ids(ids[0]) if ids else b"",
         )
-        for text, ordinal, page, headings in message["chunks"]
+        for text, ordinal, page, headings, *ids in message["chunks"]
     ]
     return chunks, bool(message["more"])
+
+
+def _token_ids(encoded: object) -> bytes:
+    try:
+        raw = base64.b64decode(str(encoded), validate=True)
+    except ValueError as error:
+        raise ParseError("The parser sent token ids that could not be read.") from error
+    if len(raw) % 2:
+        raise ParseError("The parser sent token ids that could not be read.")
+    return raw
 
 
 def success(sections: list[Section]) -> dict[str, object]:

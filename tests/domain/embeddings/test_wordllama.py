@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from domain.embeddings.port import EmbeddingRejected
+from domain.embeddings.port import EmbeddingRejected, TokenIdEmbedder
 from domain.embeddings.wordllama import WordLlamaEmbedder, package_dir, require_shipped
+from domain.ingestion.tokens import TOKENIZER_CONFIG, counter
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -112,6 +113,22 @@ async def test_same_vectors_as_wordllama_itself(embedder: WordLlamaEmbedder) -> 
     reference = WordLlama.load(cache_dir=package_dir(), disable_download=True)
     expected = reference.embed(texts, norm=True)
     assert np.allclose(await embedder.embed(texts), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("dimension", [256, 64])
+async def test_token_ids_give_exactly_the_vectors_of_the_texts(dimension: int) -> None:
+    # given texts and their ids as the chunker's tokenizer makes them
+    embedder = WordLlamaEmbedder(dimension=dimension)
+    texts = ["Refunds take five days.", "  spaced\n\nout  ", "東京都の天気は晴れです。", "ok"]
+    ids = [counter().ids(text).tobytes() for text in texts]
+    # when both are embedded
+    from_texts = await embedder.embed(texts)
+    from_ids = await embedder.embed_token_ids(ids)
+    # then the rows are identical, and the embedder says whose tokens it takes
+    assert np.array_equal(from_texts, from_ids)
+    assert embedder.tokenizer_config == TOKENIZER_CONFIG
+    assert isinstance(embedder, TokenIdEmbedder)
+    assert (await embedder.embed_token_ids([])).shape == (0, dimension)
 
 
 async def test_truncated_dimensions(embedder: WordLlamaEmbedder) -> None:

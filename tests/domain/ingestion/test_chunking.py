@@ -10,6 +10,8 @@ import re
 import shutil
 import subprocess
 import sys
+from array import array
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,7 @@ from domain.ingestion.chunking import (
     Chunk,
     chunk_sections,
     count_tokens,
+    with_token_ids,
 )
 from domain.ingestion.section import Section
 from domain.ingestion.tokens import TOKENIZER_CONFIG, counter, tokenizer_path
@@ -205,6 +208,34 @@ def test_counts_of_any_piece_of_a_text_are_the_tokenizers_own(seed: int) -> None
         for piece in pieces:
             expected = len(tokenizer.encode(piece, add_special_tokens=False))
             assert size(piece) == counter().count(piece) == expected, piece
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_token_ids_of_any_text_are_the_tokenizers_own(seed: int) -> None:
+    tokenizer = Tokenizer.from_file(str(tokenizer_path()))
+    rng = random.Random(seed)  # noqa: S311 - reproducible test text, not secrets
+    for _ in range(200):
+        # given a text of awkward pieces
+        text = "".join(rng.choice(PIECES) for _ in range(rng.randint(1, 300)))
+        # when its ids are put together from its units
+        ids = counter().ids(text)
+        # then they are the tokenizer's own encoding, without special tokens
+        assert list(ids) == tokenizer.encode(text, add_special_tokens=False).ids, text
+
+
+def test_chunks_carry_their_token_ids_when_asked() -> None:
+    tokenizer = Tokenizer.from_file(str(tokenizer_path()))
+    # given chunks of mixed text
+    text = paragraphs(20) + "\n\n" + "東京都の天気は晴れです。" * 40
+    chunks = chunk_sections([Section(text=text, page=3)])
+    assert all(chunk.token_ids == b"" for chunk in chunks)
+    # when their token ids are added
+    with_ids = with_token_ids(chunks)
+    # then each chunk is unchanged but for its ids, which are the tokenizer's own
+    assert [replace(chunk, token_ids=b"") for chunk in with_ids] == chunks
+    for chunk in with_ids:
+        expected = tokenizer.encode(chunk.text, add_special_tokens=False).ids
+        assert list(array("H", chunk.token_ids)) == expected
 
 
 def test_chunks_fit_the_budget_in_the_embedders_tokens() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from domain.ingestion.chunking import chunk_sections, with_token_ids
 from domain.ingestion.detect import APPLICATION_PDF, DOCX, TEXT_PLAIN
 from domain.ingestion.isolation import (
     CRASHED,
@@ -84,6 +85,22 @@ async def test_sections_come_back_from_the_child(pool: ParserPool, tmp_path: Pat
     sections = await pool.parse(path, DOCX, timeout_seconds=30)
     # then the result is what parsing in this process gives
     assert sections == parse_file(path, DOCX)
+
+
+@pytest.mark.parametrize("token_ids", [True, False])
+async def test_chunks_come_back_with_token_ids_when_asked(
+    pool: ParserPool, tmp_path: Path, token_ids: bool
+) -> None:
+    # given a DOCX
+    path = write_docx(tmp_path / "handbook.docx")
+    # when it is parsed and chunked in a child process, asking for token ids or not
+    chunks = await pool.parse_chunks(
+        path, DOCX, timeout_seconds=30, max_tokens=60, overlap_tokens=10, token_ids=token_ids
+    )
+    # then the chunks are those made in this process, with the ids only when asked
+    local = chunk_sections(parse_file(path, DOCX), max_tokens=60, overlap_tokens=10)
+    assert chunks == (with_token_ids(local) if token_ids else local)
+    assert all(chunk.token_ids for chunk in chunks) is token_ids
 
 
 async def test_parse_errors_come_back_readable(pool: ParserPool, tmp_path: Path) -> None:
