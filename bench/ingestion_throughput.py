@@ -302,6 +302,8 @@ class StageTrace:
             indexing.chunk_sections = self.wrap_sync("chunk", indexing.chunk_sections)
         embedder, vectors = container.embedder, container.vectors
         embedder.embed = self.wrap_async("embed", embedder.embed)
+        if hasattr(embedder, "embed_token_ids"):  # what the worker calls for WordLlama
+            embedder.embed_token_ids = self.wrap_async("embed", embedder.embed_token_ids)
         vectors.add = self.wrap_async("write", vectors.add)
         vectors.delete_document = self.wrap_async("delete", vectors.delete_document)
         vectors.count = self.wrap_async("count", vectors.count)
@@ -628,8 +630,12 @@ async def stages(files: list[tuple[str, bytes]], tmp: Path, embedder: Any, batch
         out.bytes_by_kind[kind] += len(body)
         out.text_bytes += sum(len(section.text.encode()) for section in sections)
         start = time.perf_counter()
+        # As the parsing child chunks for WordLlama: with each chunk's token ids.
         chunks = chunk_sections(
-            sections, max_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap_tokens
+            sections,
+            max_tokens=settings.chunk_tokens,
+            overlap_tokens=settings.chunk_overlap_tokens,
+            token_ids=True,
         )
         clock("chunk", start)
         out.chunks.append([chunk.text for chunk in chunks])
@@ -641,7 +647,7 @@ async def stages(files: list[tuple[str, bytes]], tmp: Path, embedder: Any, batch
         for offset in range(0, len(chunks), batch):
             part = chunks[offset : offset + batch]
             start = time.perf_counter()
-            vectors = await embedder.embed([chunk.text for chunk in part])
+            vectors = await embedder.embed_token_ids([chunk.token_ids for chunk in part])
             clock("embed", start)
             pending += [
                 ChunkRecord(

@@ -59,7 +59,10 @@ def chunk_sections(
     *,
     max_tokens: int = DEFAULT_CHUNK_TOKENS,
     overlap_tokens: int = DEFAULT_OVERLAP_TOKENS,
+    token_ids: bool = False,
 ) -> list[Chunk]:
+    """With `token_ids`, each chunk also carries its ids in the chunker's tokenizer,
+    sliced from its block's (the block is tokenized once, for sizing and ids alike)."""
     if max_tokens < 1:
         raise ValueError("max_tokens must be at least 1")
     if not 0 <= overlap_tokens < max_tokens:
@@ -71,9 +74,18 @@ def chunk_sections(
             cutter = TextSplitter.from_callback(
                 tokens.sizer(block), max_tokens, overlap=overlap_tokens
             )
-            for text in cutter.chunks(block):
-                if text.strip():
-                    chunks.append(Chunk(text, len(chunks), section.page, section.heading_path))
+            pieces = [(start, text) for start, text in cutter.chunk_indices(block) if text.strip()]
+            ids = tokens.slicer(block) if token_ids and pieces else None
+            for start, text in pieces:
+                chunks.append(
+                    Chunk(
+                        text,
+                        len(chunks),
+                        section.page,
+                        section.heading_path,
+                        ids(start, start + len(text)) if ids else b"",
+                    )
+                )
     return chunks
 
 
@@ -93,6 +105,6 @@ def _blocks(text: str) -> Iterator[str]:
 
 
 def with_token_ids(chunks: list[Chunk]) -> list[Chunk]:
-    """The chunks with their token ids, from the units the chunker has already encoded."""
+    """The chunks with their token ids, each chunk's text tokenized on its own."""
     tokens = counter()
-    return [replace(chunk, token_ids=tokens.ids(chunk.text).tobytes()) for chunk in chunks]
+    return [replace(chunk, token_ids=tokens.ids(chunk.text)) for chunk in chunks]

@@ -64,7 +64,8 @@ class TokenCounter:
     def __init__(self, tokenizer: Tokenizer) -> None:
         self._tokenizer = tokenizer
         self._memo: dict[str, int] = {"\n": 1}
-        self._id_memo: dict[str, tuple[int, ...]] = {}
+        self._id_memo: dict[str, bytes] = {}
+        self._last_units: tuple[str, list[str]] = ("", [])
         self._lock = threading.Lock()
         # What `_encoded` takes off the front of every unit's encoding: the `▁` the
         # tokenizer puts before a whole text, and the newline standing before the unit.
@@ -95,18 +96,43 @@ class TokenCounter:
         # a `▁` in front of a whole text, as it does in front of a unit after a space.
         return self._unit(" " + units[0]) + sum(counts) - counts[0]
 
-    def ids(self, text: str) -> array[int]:
+    def ids(self, text: str) -> bytes:
         """The token ids of `text`, exactly as the tokenizer encodes it (no special
         tokens): its units' ids, the first as if a space stood before it (see `count`).
-        Unsigned 16-bit: the vocabulary has 32,000 pieces."""
+        Unsigned 16-bit in native byte order: the vocabulary has 32,000 pieces."""
         units = self._units(text)
-        out: array[int] = array("H")
         if not units:
-            return out
-        out.extend(self._unit_ids(" " + units[0]))
-        for unit in units[1:]:
-            out.extend(self._unit_ids(unit))
-        return out
+            return b""
+        return self._unit_ids(" " + units[0]) + b"".join(map(self._unit_ids, units[1:]))
+
+    def slicer(self, text: str) -> Callable[[int, int], bytes]:
+        """`ids` for the piece `text[start:end]`, from the ids of the whole text's units
+        joined once: the whole units in between are one slice, and only the two partial
+        units at the ends are encoded (as `sizer` counts them)."""
+        units = self._units(text)
+        starts = list(accumulate(map(len, units), initial=0))
+        known = self._id_memo
+        for unit in set(units).difference(known):
+            self._unit_ids(unit)  # remembered, unless too long to be worth it
+        if all(map(known.__contains__, units)):  # the common case: no Python step per unit
+            each = list(map(known.__getitem__, units))
+        else:
+            each = list(map(self._unit_ids, units))
+        joined = b"".join(each)
+        offsets = list(accumulate(map(len, each), initial=0))
+        unit_ids = self._unit_ids
+
+        def ids(start: int, end: int) -> bytes:
+            first, stop = bisect_right(starts, start), bisect_left(starts, end)
+            if first == stop:  # within one unit
+                return unit_ids(" " + text[start:end])
+            return (
+                unit_ids(" " + text[start : starts[first]])
+                + joined[offsets[first] : offsets[stop - 1]]
+                + unit_ids(text[starts[stop - 1] : end])
+            )
+
+        return ids
 
     def sizer(self, text: str) -> Callable[[str], int]:
         """`count` for pieces of `text`, in O(log n) apart from the two partial units
@@ -145,6 +171,14 @@ class TokenCounter:
         return size
 
     def _units(self, text: str) -> list[str]:
+        last_text, last_units = self._last_units
+        if text is last_text:  # the chunker asks `sizer`, then `slicer`, of one block
+            return last_units
+        units = self._split_units(text)
+        self._last_units = (text, units)
+        return units
+
+    def _split_units(self, text: str) -> list[str]:
         units = _UNIT.findall(text)
         if not units or max(map(len, units)) <= _LONG_UNIT:
             return units
@@ -182,14 +216,14 @@ class TokenCounter:
                 self._memo[unit] = known
         return known
 
-    def _unit_ids(self, unit: str) -> tuple[int, ...]:
-        """A unit's ids where it follows other text (not at the start)."""
+    def _unit_ids(self, unit: str) -> bytes:
+        """A unit's ids where it follows other text (not at the start), as `ids` gives them."""
         known = self._id_memo.get(unit)
         if known is None:
             encoded = self._tokenizer.encode("\n" + unit, add_special_tokens=False).ids
             if tuple(encoded[:2]) != self._lead:
                 raise RuntimeError(f"unexpected encoding of a unit: {unit!r}")
-            known = tuple(encoded[2:])
+            known = array("H", encoded[2:]).tobytes()
             if len(unit) <= _LONG_UNIT:
                 with self._lock:
                     if len(self._id_memo) >= _MEMO_LIMIT:

@@ -38,7 +38,7 @@ def main() -> None:
     )
 
     from domain.ingestion import worker_protocol as protocol
-    from domain.ingestion.chunking import chunk_sections, with_token_ids
+    from domain.ingestion.chunking import chunk_sections
     from domain.ingestion.parsing import TOO_MUCH_MEMORY, ParseError, parse_file
 
     _send(replies, protocol.frame(protocol.READY))
@@ -54,10 +54,11 @@ def main() -> None:
                 # the GIL, which the server's event loop and embedding threads need.
                 max_tokens, overlap_tokens = chunking
                 chunks = chunk_sections(
-                    sections, max_tokens=max_tokens, overlap_tokens=overlap_tokens
+                    sections,
+                    max_tokens=max_tokens,
+                    overlap_tokens=overlap_tokens,
+                    token_ids=protocol.wants_token_ids(message),
                 )
-                if protocol.wants_token_ids(message):
-                    chunks = with_token_ids(chunks)
                 reply = b"".join(map(protocol.frame, protocol.chunk_frames(chunks)))
         except ParseError as error:
             reply = protocol.frame(protocol.failure(error.message))

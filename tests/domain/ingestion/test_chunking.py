@@ -220,22 +220,33 @@ def test_token_ids_of_any_text_are_the_tokenizers_own(seed: int) -> None:
         # when its ids are put together from its units
         ids = counter().ids(text)
         # then they are the tokenizer's own encoding, without special tokens
-        assert list(ids) == tokenizer.encode(text, add_special_tokens=False).ids, text
+        assert list(array("H", ids)) == tokenizer.encode(text, add_special_tokens=False).ids, text
 
 
 def test_chunks_carry_their_token_ids_when_asked() -> None:
     tokenizer = Tokenizer.from_file(str(tokenizer_path()))
-    # given chunks of mixed text
-    text = paragraphs(20) + "\n\n" + "東京都の天気は晴れです。" * 40
-    chunks = chunk_sections([Section(text=text, page=3)])
-    assert all(chunk.token_ids == b"" for chunk in chunks)
-    # when their token ids are added
-    with_ids = with_token_ids(chunks)
-    # then each chunk is unchanged but for its ids, which are the tokenizer's own
-    assert [replace(chunk, token_ids=b"") for chunk in with_ids] == chunks
-    for chunk in with_ids:
+    # given mixed text: paragraphs, runs of spaces, CJK without spaces, a long word
+    text = (
+        paragraphs(40).replace(". ", ".  ", 30)
+        + "\n\n"
+        + "東京都の天気は晴れです。" * 60
+        + " "
+        + "x" * 300
+    )
+    sections = [Section(text=text, page=3), Section(text=paragraphs(5, seed=1))]
+    plain = chunk_sections(sections, max_tokens=80, overlap_tokens=15)
+    assert all(chunk.token_ids == b"" for chunk in plain)
+
+    # when the chunker is asked for ids, and when they are added to finished chunks
+    sliced = chunk_sections(sections, max_tokens=80, overlap_tokens=15, token_ids=True)
+    added = with_token_ids(plain)
+
+    # then the chunks are the same but for their ids, which are the tokenizer's own
+    assert [replace(chunk, token_ids=b"") for chunk in sliced] == plain
+    assert sliced == added
+    for chunk in sliced:
         expected = tokenizer.encode(chunk.text, add_special_tokens=False).ids
-        assert list(array("H", chunk.token_ids)) == expected
+        assert list(array("H", chunk.token_ids)) == expected, chunk.text
 
 
 def test_chunks_fit_the_budget_in_the_embedders_tokens() -> None:
