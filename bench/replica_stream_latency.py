@@ -70,8 +70,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.stream_efficiency import (  # noqa: E402
+    CLOCK_SLACK,
     HARNESS,
-    TOKEN_WIDTH,
     Api,
     Reading,
     Stack,
@@ -85,12 +85,12 @@ from bench.stream_efficiency import (  # noqa: E402
     percentile,
     run,
     subscribe,
+    token_latencies,
 )
 from tests.scale.replicas import Cluster, Replica, cluster_environment  # noqa: E402
 
 REDIS_URL = os.environ.get("RAGQL_TEST_REDIS", "redis://127.0.0.1:6379/0")
 # A token's write time is read just before the fake hands it to its transport.
-CLOCK_SLACK = 0.001
 # cluster_environment shortens these for the tests (a killed replica noticed in seconds);
 # a benchmark runs with the defaults of domain/settings.py.
 TEST_ONLY = (
@@ -396,19 +396,10 @@ async def _phase(
             broken += 1
             print(f"  {mode} {question!r}: {error}", file=sys.stderr)
             continue
-        received = 0
-        frames = iter(reading.frames)
-        arrived_at = 0.0
-        for index, written_at in enumerate(emitted):
-            while received < (index + 1) * TOKEN_WIDTH:
-                arrived_at, size = next(frames)
-                received += size
-            if written_at < reading.subscribed_at:
-                replayed += 1
-                continue
-            latency = arrived_at - written_at
-            if latency < -CLOCK_SLACK:
-                impossible += 1
+        timed, skipped = token_latencies(reading, emitted)
+        replayed += skipped
+        for _, latency in timed:
+            impossible += latency < -CLOCK_SLACK
             latencies.append(latency)
     frames_total = sum(len(r.frames) for r in readings)
     server_cpu = sum(cpu_after.get(n, 0.0) - cpu_before.get(n, 0.0) for n in ("A", "B"))

@@ -727,6 +727,31 @@ def check_answer(reading: Reading, expected: str) -> None:
         raise AssertionError(f"the final frame is wrong: {str(final)[:200]}")
 
 
+# A token's write time is read just before the fake hands it to its transport: a client
+# cannot have it earlier, beyond clock reading noise.
+CLOCK_SLACK = 0.001
+
+
+def token_latencies(reading: Reading, written: list[float]) -> tuple[list[tuple[int, float]], int]:
+    """Per token k of the answer, written by the fake at `written[k]`: (k, arrival of the
+    frame that completed it - written[k]), for the tokens written after the client
+    subscribed; and how many were written before (replayed, left out). The fixed token
+    width tells which tokens a coalesced frame completed."""
+    latencies: list[tuple[int, float]] = []
+    replayed = received = 0
+    frames = iter(reading.frames)
+    arrived_at = 0.0
+    for index, written_at in enumerate(written):
+        while received < (index + 1) * TOKEN_WIDTH:
+            arrived_at, size = next(frames)
+            received += size
+        if written_at < reading.subscribed_at:
+            replayed += 1
+        else:
+            latencies.append((index, arrived_at - written_at))
+    return latencies, replayed
+
+
 def cpu_report(before: dict[str, float], after: dict[str, float], seconds: float) -> str:
     """Each process's CPU use over `seconds`, and the server loop's wait for a CPU: on a
     shared machine that wait, not the code, can be what holds the figures back."""

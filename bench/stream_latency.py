@@ -58,7 +58,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.stream_efficiency import (  # noqa: E402
-    TOKEN_WIDTH,
+    CLOCK_SLACK,
     Api,
     Reading,
     Stack,
@@ -73,12 +73,10 @@ from bench.stream_efficiency import (  # noqa: E402
     run,
     running_stack,
     subscribe,
+    token_latencies,
 )
 
 TARGET_P99_MS = 150.0
-# A token's write time is read just before the fake hands it to its transport: a client
-# cannot have it earlier, beyond clock reading noise.
-CLOCK_SLACK = 0.001
 
 
 async def _phase(
@@ -160,19 +158,10 @@ async def _phase(
             print(f"  {label} {question!r}: {error}", file=sys.stderr)
             continue
         rates.append((len(emitted) - 1) / (emitted[-1] - emitted[0]) if len(emitted) > 1 else 0)
-        received = 0
-        frames = iter(reading.frames)
-        arrived_at = 0.0
-        for index, written_at in enumerate(emitted):
-            while received < (index + 1) * TOKEN_WIDTH:
-                arrived_at, size = next(frames)
-                received += size
-            if written_at < reading.subscribed_at:
-                replayed += 1
-                continue
-            latency = arrived_at - written_at
-            if latency < -CLOCK_SLACK:
-                impossible += 1
+        timed, skipped = token_latencies(reading, emitted)
+        replayed += skipped
+        for index, latency in timed:
+            impossible += latency < -CLOCK_SLACK
             latencies.append(latency)
             part = "start" if index < tenth else "end" if index >= args.tokens - tenth else "middle"
             parts[part].append(latency)
