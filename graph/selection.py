@@ -17,6 +17,11 @@ def selects(info: Info, *path: str) -> bool:
     @include, so it may say yes for a field that ends up skipped but never no for one that
     is resolved: use it to load ahead, never to decide what is returned or allowed.
     """
+    return bool(selected_fields(info, *path))
+
+
+def selected_fields(info: Info, *path: str) -> list[FieldNode]:
+    """The field nodes that `path` reaches below the current field (see `selects`)."""
     raw: Any = info._raw_info
     fragments = raw.fragments
     nodes: list[FieldNode] = list(raw.field_nodes)
@@ -28,8 +33,8 @@ def selects(info: Info, *path: str) -> bool:
             if child.name.value == name
         ]
         if not nodes:
-            return False
-    return True
+            break
+    return nodes
 
 
 def _fields(selection_set: SelectionSetNode | None, fragments: Any) -> Iterator[FieldNode]:

@@ -40,6 +40,7 @@ class User:
     async def workspaces(
         self, info: Info, first: First = None, after: After = None
     ) -> Connection[LazyWorkspace]:
+        from graph.workspaces.ahead import load_pages_ahead
         from graph.workspaces.types import Workspace
 
         viewer_id = info.context.viewer_id()
@@ -50,4 +51,5 @@ class User:
         else:
             async with info.context.container.sessionmaker() as session:
                 page = await workspaces.workspaces_of_user(session, viewer_id, request)
+            await load_pages_ahead(info, [access.workspace_id for access in page.items])
         return Connection.from_page(page, Workspace.from_access, lambda a: a.workspace_id)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import strawberry
 
+from domain.pagination import Page, PageRequest
 from domain.retrieval.search import search
 from domain.users.models import User as UserModel
 from domain.workspaces.access import WorkspaceAccess, authorize
@@ -22,6 +23,7 @@ from graph.enums import DocumentStatus, SearchMode, WorkspaceRole
 from graph.relay import After, Connection, First, page_request
 from graph.selection import selects
 from graph.users.types import User
+from graph.workspaces.ahead import loaded
 
 
 @strawberry.type(description="A person's membership of a workspace.")
@@ -119,27 +121,41 @@ class Workspace:
         )
 
     @strawberry.field(description="Members of the workspace, in the order they joined.")
-    async def members(
+    def members(
         self, info: Info, first: First = None, after: After = None
     ) -> Connection[WorkspaceMember]:
         request = page_request(info.context.container.settings.graphql_max_page_size, first, after)
         loaders = info.context.loaders
+        # Synchronous when User.workspaces loaded the page (and its users) ahead.
+        page = loaded(loaders.members_by_workspace, (self.pk, request))
+        if page is not None:
+            users = _loaded_users(info, page) if _selects_user(info, page) else {}
+            if users is not None:
+                return _members_connection(page, users)
+        return self._members(info, request)  # type: ignore[return-value]
+
+    async def _members(self, info: Info, request: PageRequest) -> Connection[WorkspaceMember]:
+        loaders = info.context.loaders
         page = await loaders.members_by_workspace.load((self.pk, request))
         users: dict[uuid.UUID, UserModel] = {}
-        if page.items and selects(info, "edges", "node", "user"):
+        if _selects_user(info, page):
             # The members of every workspace in a list arrive together, so all their
             # lookups still make one batch: the same query the `user` resolvers would make.
             found = await loaders.user_by_id.load_many([m.user_id for m in page.items])
             users = {user.id: user for user in found if user is not None}
-        return Connection.from_page(
-            page, lambda member: WorkspaceMember.from_model(member, users), lambda m: m.id
-        )
+        return _members_connection(page, users)
 
     @strawberry.field(description="The signed-in user's own chat sessions here, newest first.")
-    async def sessions(
+    def sessions(
         self, info: Info, first: First = None, after: After = None
     ) -> Connection[ChatSession]:
         request = page_request(info.context.container.settings.graphql_max_page_size, first, after)
+        page = loaded(info.context.loaders.sessions_by_workspace, (self.pk, request))
+        if page is not None:  # loaded ahead by User.workspaces
+            return Connection.from_page(page, ChatSession.from_model, lambda s: s.id)
+        return self._sessions(info, request)  # type: ignore[return-value]
+
+    async def _sessions(self, info: Info, request: PageRequest) -> Connection[ChatSession]:
         page = await info.context.loaders.sessions_by_workspace.load((self.pk, request))
         return Connection.from_page(page, ChatSession.from_model, lambda s: s.id)
 
@@ -191,3 +207,28 @@ class Workspace:
         key = (self.pk, (request, status))
         page = await info.context.loaders.documents_by_workspace.load(key)
         return Connection.from_page(page, WorkspaceDocument.from_model, lambda d: d.id)
+
+
+def _selects_user(info: Info, page: Page[WorkspaceMemberModel]) -> bool:
+    return bool(page.items) and selects(info, "edges", "node", "user")
+
+
+def _loaded_users(
+    info: Info, page: Page[WorkspaceMemberModel]
+) -> dict[uuid.UUID, UserModel] | None:
+    """The page's users if all are loaded already, else None."""
+    users: dict[uuid.UUID, UserModel] = {}
+    for member in page.items:
+        user = loaded(info.context.loaders.user_by_id, member.user_id)
+        if user is None:
+            return None
+        users[user.id] = user
+    return users
+
+
+def _members_connection(
+    page: Page[WorkspaceMemberModel], users: dict[uuid.UUID, UserModel]
+) -> Connection[WorkspaceMember]:
+    return Connection.from_page(
+        page, lambda member: WorkspaceMember.from_model(member, users), lambda m: m.id
+    )

@@ -56,6 +56,24 @@ MY_WORKSPACES = """
 query { viewer { workspaces { edges { node { id } } } } }
 """
 
+# From the viewer's list: loaded ahead for a single selection, resolved one by one when
+# the same field is selected twice with other arguments.
+LISTED_MEMBERS = """
+query Listed($after: String) {
+  viewer { workspaces { edges { node {
+    members(first: 2) { edges { cursor node { role user { id } } } }
+    rest: members(first: 5, after: $after) { edges { node { role user { id } } } }
+    sessions(first: 1) { edges { node { id } } }
+  } } } }
+}
+"""
+LISTED_ONCE = """
+query { viewer { workspaces { edges { node {
+  members(first: 2) { edges { node { role user { id } } } }
+  sessions(first: 1) { edges { node { id } } }
+} } } } }
+"""
+
 
 @dataclass
 class Team:
@@ -197,6 +215,33 @@ async def test_every_member_sees_the_member_list_in_joining_order(
                 }
             },
         ]
+
+
+async def test_the_members_listed_with_the_workspaces_are_the_same_either_way(
+    client: GraphQLClient, team: Team
+) -> None:
+    # given the owner's list of workspaces, asked with members once, and twice (aliased,
+    # with other arguments, so nothing is loaded ahead for them)
+    once = await client.data(LISTED_ONCE, {}, team.owner.access_token)
+    [listed] = once["viewer"]["workspaces"]["edges"]
+    first_two = [edge["node"] for edge in listed["node"]["members"]["edges"]]
+    data = await client.data(LISTED_MEMBERS, {"after": None}, team.owner.access_token)
+    [node] = [edge["node"] for edge in data["viewer"]["workspaces"]["edges"]]
+    cursor = node["members"]["edges"][-1]["cursor"]
+    after = await client.data(LISTED_MEMBERS, {"after": cursor}, team.owner.access_token)
+    [later] = [edge["node"] for edge in after["viewer"]["workspaces"]["edges"]]
+
+    # then each selection got its own page: the first two, all three, the one after them
+    owner, editor = (
+        {"role": "OWNER", "user": {"id": team.owner.user_id}},
+        {"role": "EDITOR", "user": {"id": team.editor.user_id}},
+    )
+    viewer = {"role": "VIEWER", "user": {"id": team.viewer.user_id}}
+    assert first_two == [owner, editor]
+    assert [edge["node"] for edge in node["members"]["edges"]] == [owner, editor]
+    assert [edge["node"] for edge in node["rest"]["edges"]] == [owner, editor, viewer]
+    assert [edge["node"] for edge in later["rest"]["edges"]] == [viewer]
+    assert listed["node"]["sessions"] == node["sessions"] == {"edges": []}
 
 
 async def test_the_owner_adds_a_member_by_email(client: GraphQLClient, team: Team) -> None:
