@@ -36,10 +36,10 @@ SAVING = GenerationSettings(
 STALE = timedelta(seconds=1)
 
 
-class SlowModel:
-    """Says its first words, then waits for `release` before finishing."""
+class ScriptedModel:
+    """A model at the process boundary: `words` says what it writes; `release` ends it."""
 
-    name = "slow"
+    name = "scripted"
 
     def __init__(self) -> None:
         self.release = asyncio.Event()
@@ -56,13 +56,14 @@ class SlowModel:
         max_tokens: int | None = None,
     ) -> AsyncGenerator[LLMEvent, None]:
         try:
-            yield Delta("The beginning")
-            self.started.set()
-            await self.release.wait()
-            yield Delta(" and the end.")
-            yield Usage(usage=None, model=model or "slow")
+            async for word in self.words():
+                yield Delta(word)
+            yield Usage(usage=None, model=model or self.name)
         finally:
             self.closed.set()
+
+    def words(self) -> AsyncIterator[str]:
+        raise NotImplementedError
 
     async def title(self, question: str, *, model: str | None = None) -> str:
         return question
@@ -71,37 +72,23 @@ class SlowModel:
         return None
 
 
-class ChattyModel:
+class SlowModel(ScriptedModel):
+    """Says its first words, then waits for `release` before finishing."""
+
+    async def words(self) -> AsyncIterator[str]:
+        yield "The beginning"
+        self.started.set()
+        await self.release.wait()
+        yield " and the end."
+
+
+class ChattyModel(ScriptedModel):
     """Writes a word every 10 ms until `release`."""
 
-    name = "chatty"
-
-    def __init__(self) -> None:
-        self.release = asyncio.Event()
-        self.closed = asyncio.Event()
-
-    async def stream(
-        self,
-        turns: Sequence[ChatTurn],
-        *,
-        context: Sequence[ContextPassage] = (),
-        model: str | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-    ) -> AsyncGenerator[LLMEvent, None]:
-        try:
-            while not self.release.is_set():
-                yield Delta("word ")
-                await asyncio.sleep(0.01)
-            yield Usage(usage=None, model=model or "chatty")
-        finally:
-            self.closed.set()
-
-    async def title(self, question: str, *, model: str | None = None) -> str:
-        return question
-
-    async def aclose(self) -> None:
-        return None
+    async def words(self) -> AsyncIterator[str]:
+        while not self.release.is_set():
+            yield "word "
+            await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -120,7 +107,7 @@ async def vectors(tmp_path: Path) -> AsyncIterator[VectorStore]:
 
 async def ask(
     db: Database,
-    model: SlowModel | ChattyModel,
+    model: ScriptedModel,
     streams: InProcessMessageStreams,
     vectors: VectorStore,
     settings: GenerationSettings = BEATING,
