@@ -1,15 +1,8 @@
 """Redis message streams: one Redis Stream per answer, readable from every replica.
 
-Key `<prefix>:stream:<message_id>`. Entry ids carry the sequence numbers, so "after seq
-A" is "after id A-0" for XRANGE and XREAD alike:
-
-    0-1          opened (by `open`: a reader arriving before the first delta waits)
-    S-0          delta number S (field `x` holds its text)
-    S-1 or 0-2   done, after delta S (or after none)
-
-Every entry names its kind in field `k`. Small Lua scripts assign seqs atomically (one
-round trip per delta), trim the stream (MAXLEN ~ `max_len`) and refresh its expiry:
-`active_ttl_seconds` while it is written, `retention_seconds` once done.
+Key `<prefix>:stream:<message_id>`, one entry per event (domain/streams/redis_entries.py:
+the entry ids carry the seqs; Lua scripts write them). Streams are trimmed (MAXLEN ~
+`max_len`) and expire: `active_ttl_seconds` while written, `retention_seconds` once done.
 
 Readers: a `read` replays what is there (XRANGE, in the same MULTI as a look at the last
 entry), then follows live through ONE reader task per process, which XREADs (BLOCK
@@ -36,7 +29,6 @@ import math
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
@@ -46,90 +38,12 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from domain.events.redis_bus import UNAVAILABLE, Backoff, redis_client
 from domain.streams.port import StreamBatch
+from domain.streams.redis_entries import APPEND, FINISH, OPEN, EntryId, Follower, parse_entry_id
 
 logger = logging.getLogger(__name__)
 
 # Worth one more try: the command may not have reached Redis (each script is idempotent).
 TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
-EntryId = tuple[int, int]
-
-# Returns the last seq written (0 for a new stream), or -1 when the stream has finished.
-OPEN = """
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-if not last then
-  redis.call('XADD', KEYS[1], '0-1', 'k', 'open')
-  redis.call('EXPIRE', KEYS[1], ARGV[1])
-  return 0
-end
-if last[2][2] == 'done' then return -1 end
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-return tonumber(string.match(last[1], '^(%d+)'))
-"""
-
-# ARGV: text, max_len, ttl, expected seq (0: not known). Returns the seq, or -1 finished,
-# -2 no stream (never opened, expired or lost), -3 out of step with `expected`.
-APPEND = """
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-if not last then return -2 end
-if last[2][2] == 'done' then return -1 end
-local seq = tonumber(string.match(last[1], '^(%d+)')) + 1
-local expected = tonumber(ARGV[4])
-if expected > 0 and seq ~= expected then
-  if seq == expected + 1 and last[2][2] == 'delta' then return expected end
-  return -3
-end
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], string.format('%d-0', seq),
-  'k', 'delta', 'x', ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return seq
-"""
-
-# ARGV: max_len, retention. Returns 0 when there is no stream.
-FINISH = """
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-if not last then return 0 end
-if last[2][2] ~= 'done' then
-  local ms, sq = string.match(last[1], '^(%d+)-(%d+)$')
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], ms .. '-' .. (tonumber(sq) + 1),
-    'k', 'done')
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
-end
-return 1
-"""
-
-
-@dataclass(eq=False)
-class _Follower:
-    """One local reader: what it has been handed, and what waits for its next batch."""
-
-    position: int  # seq of the last delta accepted
-    cursor: EntryId  # id of the last entry looked at
-    parts: list[str] = field(default_factory=list)
-    done_seq: int | None = None
-    lost: bool = False
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def finished(self) -> bool:
-        return self.done_seq is not None or self.lost
-
-    def accept(self, entry: EntryId, fields: dict[str, str]) -> None:
-        self.cursor = entry
-        kind = fields.get("k")
-        if kind == "delta":
-            seq = entry[0]
-            if seq <= self.position:
-                return
-            if seq != self.position + 1:
-                self.lost = True  # deltas in between were trimmed away
-                return
-            self.parts.append(fields.get("x", ""))
-            self.position = seq
-        elif kind == "done":
-            if entry[0] > self.position:
-                self.lost = True
-            else:
-                self.done_seq = entry[0]
 
 
 class RedisMessageStreams:
@@ -162,7 +76,7 @@ class RedisMessageStreams:
         self._finish = self._script(FINISH)
         self._written: dict[uuid.UUID, int] = {}  # streams this process writes: last seq
         self._broken: set[uuid.UUID] = set()
-        self._followers: dict[str, set[_Follower]] = {}
+        self._followers: dict[str, set[Follower]] = {}
         self._keys_changed = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
         self._reader_id: int | None = None  # CLIENT ID of the reader's connection
@@ -267,7 +181,7 @@ class RedisMessageStreams:
         if self._closed:
             return
         key = self.key(message_id)
-        follower = _Follower(position=max(0, after), cursor=(max(0, after), 0))
+        follower = Follower(position=max(0, after), cursor=(max(0, after), 0))
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.xrange(key, min=f"({follower.position}-0")
@@ -279,11 +193,11 @@ class RedisMessageStreams:
         if not last:
             return  # unknown here: the stored message has the answer
         last_id, last_fields = last[0]
-        if _entry_id(last_id) <= follower.cursor:
+        if parse_entry_id(last_id) <= follower.cursor:
             # Asked from beyond the end: follow on from the last entry (it may be done).
             replay = [(last_id, last_fields)]
         for entry_id, fields in replay:
-            follower.accept(_entry_id(entry_id), fields)
+            follower.accept(parse_entry_id(entry_id), fields)
             if follower.finished:
                 break
         following = not follower.finished
@@ -419,7 +333,7 @@ class RedisMessageStreams:
     def _dispatch(
         self, key: str, requested: EntryId | None, entries: list[tuple[str, dict[str, str]]]
     ) -> None:
-        parsed = [(_entry_id(entry_id), fields) for entry_id, fields in entries]
+        parsed = [(parse_entry_id(entry_id), fields) for entry_id, fields in entries]
         for follower in list(self._followers.get(key, ())):
             # A reader that joined during this XREAD, further back, is served by the next.
             if follower.finished or requested is None or follower.cursor < requested:
@@ -448,8 +362,3 @@ class RedisMessageStreams:
         for task in list(self._nudges):
             task.cancel()
         await self._redis.aclose()
-
-
-def _entry_id(entry_id: str) -> EntryId:
-    ms, _, sq = entry_id.partition("-")
-    return int(ms), int(sq)
