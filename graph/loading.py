@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from strawberry.dataloader import DataLoader
 
 from domain.pagination import Page
 
@@ -60,3 +61,12 @@ async def load_pages(
             for parent_id, page in pages.items():
                 results[(parent_id, arguments)] = page
     return [results[key] for key in keys]
+
+
+def loaded(loader: DataLoader[Any, Any], key: Hashable) -> Any | None:
+    """The value this operation has already loaded for `key`, or None: a resolver can then
+    answer synchronously (graph/workspaces/ahead.py)."""
+    future = loader.cache_map.get(key)
+    if future is None or not future.done() or future.cancelled() or future.exception():
+        return None
+    return future.result()

@@ -17,7 +17,7 @@ defaults (500 and 75) give passages of the same length as the former 400 and 60.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from semantic_text_splitter import TextSplitter
 
@@ -30,7 +30,6 @@ __all__ = [
     "Chunk",
     "chunk_sections",
     "count_tokens",
-    "with_token_ids",
 ]
 
 DEFAULT_CHUNK_TOKENS = 500
@@ -102,9 +101,3 @@ def _blocks(text: str) -> Iterator[str]:
         yield text[start:cut]
         start = cut + len(_PARAGRAPH_BREAK)
     yield text[start:]
-
-
-def with_token_ids(chunks: list[Chunk]) -> list[Chunk]:
-    """The chunks with their token ids, each chunk's text tokenized on its own."""
-    tokens = counter()
-    return [replace(chunk, token_ids=tokens.ids(chunk.text)) for chunk in chunks]

@@ -86,15 +86,15 @@ class OpenAIChat:
         self._title_max_tokens = title_max_tokens
         self._title_timeout = title_timeout_seconds
         # Retries are ours: the SDK's would also retry after the stream has started.
-        # The SDK's aiohttp transport: reading a streamed token costs about 40% less CPU
-        # than through its default httpx2 one (bench/stream_latency.py, measured per token
-        # with 100 streams at 50 tokens/s), and tokens are most of a server's work.
+        # The SDK's aiohttp transport: reading a streamed token cost 44 us of CPU against
+        # 70-78 us through its default httpx2 one (100 streams at 50 tokens/s, both in one
+        # process; bench/README.md), and tokens are most of a server's work.
         self._client = AsyncOpenAI(
             api_key=api_key,
             base_url=base_url,
             timeout=timeout_seconds,
             max_retries=0,
-            http_client=DefaultAioHttpClient(timeout=timeout_seconds),
+            http_client=DefaultAioHttpClient(),
         )
 
     @property

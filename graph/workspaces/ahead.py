@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Hashable
+from collections.abc import Awaitable
 from typing import Any
 
 from graphql import GraphQLError, get_argument_values
-from strawberry.dataloader import DataLoader
 
 from domain.errors import DomainError
 from domain.pagination import PageRequest
@@ -66,11 +65,3 @@ def _request(info: Info, field: str) -> PageRequest | None:
         )
     except (DomainError, GraphQLError, ValueError, TypeError):
         return None
-
-
-def loaded(loader: DataLoader[Any, Any], key: Hashable) -> Any | None:
-    """The value this operation has already loaded for `key`, or None."""
-    future = loader.cache_map.get(key)
-    if future is None or not future.done() or future.cancelled() or future.exception():
-        return None
-    return future.result()

@@ -20,10 +20,10 @@ from graph.context import Info
 from graph.documents.search import SearchHit
 from graph.documents.types import WorkspaceDocument
 from graph.enums import DocumentStatus, SearchMode, WorkspaceRole
+from graph.loading import loaded
 from graph.relay import After, Connection, First, page_request
 from graph.selection import selects
 from graph.users.types import User
-from graph.workspaces.ahead import loaded
 
 
 @strawberry.type(description="A person's membership of a workspace.")

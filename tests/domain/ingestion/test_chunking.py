@@ -24,7 +24,6 @@ from domain.ingestion.chunking import (
     Chunk,
     chunk_sections,
     count_tokens,
-    with_token_ids,
 )
 from domain.ingestion.section import Section
 from domain.ingestion.tokens import TOKENIZER_CONFIG, counter, tokenizer_path
@@ -237,9 +236,9 @@ def test_chunks_carry_their_token_ids_when_asked() -> None:
     plain = chunk_sections(sections, max_tokens=80, overlap_tokens=15)
     assert all(chunk.token_ids == b"" for chunk in plain)
 
-    # when the chunker is asked for ids, and when they are added to finished chunks
+    # when the chunker is asked for ids, and when each chunk's text is tokenized alone
     sliced = chunk_sections(sections, max_tokens=80, overlap_tokens=15, token_ids=True)
-    added = with_token_ids(plain)
+    added = [replace(chunk, token_ids=counter().ids(chunk.text)) for chunk in plain]
 
     # then the chunks are the same but for their ids, which are the tokenizer's own
     assert [replace(chunk, token_ids=b"") for chunk in sliced] == plain

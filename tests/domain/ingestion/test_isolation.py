@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.ingestion.chunking import chunk_sections, with_token_ids
+from domain.ingestion.chunking import chunk_sections
 from domain.ingestion.detect import APPLICATION_PDF, DOCX, TEXT_PLAIN
 from domain.ingestion.isolation import (
     CRASHED,
@@ -98,8 +98,10 @@ async def test_chunks_come_back_with_token_ids_when_asked(
         path, DOCX, timeout_seconds=30, max_tokens=60, overlap_tokens=10, token_ids=token_ids
     )
     # then the chunks are those made in this process, with the ids only when asked
-    local = chunk_sections(parse_file(path, DOCX), max_tokens=60, overlap_tokens=10)
-    assert chunks == (with_token_ids(local) if token_ids else local)
+    local = chunk_sections(
+        parse_file(path, DOCX), max_tokens=60, overlap_tokens=10, token_ids=token_ids
+    )
+    assert chunks == local
     assert all(chunk.token_ids for chunk in chunks) is token_ids
 
 
